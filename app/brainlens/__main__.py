@@ -1,0 +1,3 @@
+from brainlens.cli import main
+
+raise SystemExit(main())
