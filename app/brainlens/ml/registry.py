@@ -1,0 +1,211 @@
+"""Model registry: models/manifest.json names each bundled model, its version, SHA-256 and input spec.
+
+Weights are safetensors files (no pickle, so a tampered file cannot run code) and their hash is checked
+before they are deserialised. torch and safetensors are imported inside the functions that need them so
+listing models (e.g. for an About box) stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from brainlens.core.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
+
+MANIFEST = "manifest.json"
+KINDS = ("classifier", "segmenter")
+DTYPES = ("float32", "float16")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_LOCK_STALE_S = 60.0
+
+
+def models_dir() -> Path:
+    """Where bundled models live: $BRAINLENS_MODELS, else the packaged copy, else <repo>/models."""
+    env = os.environ.get("BRAINLENS_MODELS")
+    if env:
+        return Path(env).expanduser()
+    package = Path(__file__).resolve().parents[1]  # app/brainlens (or brainlens/ in a wheel/bundle)
+    bundled = package / "_bundled" / "models"
+    if bundled.is_dir():
+        return bundled
+    return package.parents[1] / "models"  # editable checkout: repo root = parent of app/
+
+
+@dataclass
+class ModelEntry:
+    """One manifest row. ``file`` is relative to the models directory."""
+
+    name: str
+    version: str
+    kind: str
+    file: str
+    sha256: str
+    input: dict[str, Any] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    dtype: str = "float32"
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelEntry:
+        try:
+            return cls(name=str(d["name"]), version=str(d["version"]), kind=str(d["kind"]),
+                       file=str(d["file"]), sha256=str(d["sha256"]).lower(),
+                       input=dict(d.get("input") or {}), labels=list(d.get("labels") or []),
+                       extra=dict(d.get("extra") or {}), dtype=str(d.get("dtype", "float32")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model manifest entry is malformed ({exc!r}): reinstall BrainLens") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _dir(directory: Path | str | None) -> Path:
+    return Path(directory) if directory is not None else models_dir()
+
+
+def _read_manifest_rows(directory: Path) -> list[dict[str, Any]]:
+    path = directory / MANIFEST
+    if not path.is_file():
+        return []
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        rows = doc["models"]
+        if not isinstance(rows, list):
+            raise TypeError("'models' is not a list")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"model manifest {path} is unreadable ({exc}): reinstall BrainLens") from exc
+    return rows
+
+
+def load_manifest(directory: Path | str | None = None) -> dict[str, ModelEntry]:
+    """All entries of <directory>/manifest.json by name; {} when there is no manifest."""
+    entries = [ModelEntry.from_dict(r) for r in _read_manifest_rows(_dir(directory))]
+    return {e.name: e for e in entries}
+
+
+def get_entry(name: str, directory: Path | str | None = None) -> ModelEntry:
+    entries = load_manifest(directory)
+    if name not in entries:
+        bundled = ", ".join(sorted(entries)) or "none"
+        raise ModelError(f"unknown model '{name}'; bundled: {bundled}")
+    return entries[name]
+
+
+def sha256_file(path: Path | str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_weights(name: str,
+                 directory: Path | str | None = None) -> tuple[dict[str, torch.Tensor], ModelEntry]:
+    """The model's tensors (float32 on CPU) and its entry, after checking the file's SHA-256."""
+    base = _dir(directory)
+    entry = get_entry(name, base)
+    path = base / entry.file
+    if not path.is_file():
+        raise ModelError(f"model '{name}' weights file {entry.file} is missing: reinstall BrainLens")
+    if sha256_file(path) != entry.sha256:
+        raise ModelError(f"model '{name}' failed its integrity check (SHA-256 mismatch): reinstall BrainLens")
+    import torch
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise ModelError(f"model '{name}' weights could not be read ({exc}): reinstall BrainLens") from exc
+    state = {k: (v.float() if v.dtype == torch.float16 else v) for k, v in tensors.items()}
+    return state, entry
+
+
+@contextlib.contextmanager
+def _manifest_lock(directory: Path, timeout_s: float = 30.0) -> Iterator[None]:
+    """Cross-process lock (O_EXCL lock file) so two trainings finishing together do not lose an entry."""
+    lock = directory / (MANIFEST + ".lock")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - lock.stat().st_mtime > _LOCK_STALE_S:  # left by a killed process
+                    lock.unlink()
+                    continue
+            if time.monotonic() > deadline:
+                raise ModelError(f"model manifest {directory / MANIFEST} is locked by another process") \
+                    from None
+            time.sleep(0.05)
+    try:
+        os.close(fd)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write via a temp file in the same folder then os.replace, so readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_weights(state_dict: Mapping[str, torch.Tensor], name: str, version: str, kind: str,
+                  input: Mapping[str, Any], labels: list[str], extra: Mapping[str, Any],
+                  directory: Path | str | None = None, half: bool = False) -> ModelEntry:
+    """Save <name>.safetensors, hash it and upsert its manifest entry (both written atomically)."""
+    import torch
+    from safetensors.torch import save_file
+
+    if not _NAME_RE.match(name):
+        raise ValueError(f"model name {name!r} must be letters, digits, '_', '-' or '.'")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    base = _dir(directory)
+    base.mkdir(parents=True, exist_ok=True)
+    # JSON round trip now, so an unserialisable spec fails before any file is touched.
+    spec = json.loads(json.dumps({"input": dict(input), "labels": list(labels), "extra": dict(extra)}))
+    tensors: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        t = value.detach().to("cpu")
+        if half and t.is_floating_point():
+            t = t.to(torch.float16)
+        tensors[key] = t.contiguous().clone()  # clone: safetensors refuses tensors sharing storage
+    filename = f"{name}.safetensors"
+    path = base / filename
+    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"name": name, "version": str(version)}))
+    entry = ModelEntry(name=name, version=str(version), kind=kind, file=filename, sha256=sha256_file(path),
+                       input=spec["input"], labels=spec["labels"], extra=spec["extra"],
+                       dtype="float16" if half else "float32")
+    with _manifest_lock(base):
+        rows = _read_manifest_rows(base)
+        for i, row in enumerate(rows):
+            if row.get("name") == name:
+                rows[i] = entry.to_dict()
+                break
+        else:
+            rows.append(entry.to_dict())
+        text = json.dumps({"models": rows}, indent=2) + "\n"
+        _atomic_write(base / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return entry
