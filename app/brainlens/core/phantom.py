@@ -46,7 +46,7 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], coarse: int)
     """
     small = rng.standard_normal(tuple(max(2, s // coarse) for s in shape)).astype(np.float32)
     out = small
-    for axis, (n_out, n_in) in enumerate(zip(shape, small.shape)):
+    for axis, (n_out, n_in) in enumerate(zip(shape, small.shape, strict=True)):
         pos = np.linspace(0, n_in - 1, n_out, dtype=np.float32)[:, None]
         w = np.exp(-0.5 * ((pos - np.arange(n_in, dtype=np.float32)[None, :]) / 0.7) ** 2)
         w /= w.sum(axis=1, keepdims=True)
@@ -96,7 +96,8 @@ def _tissues(shape: tuple[int, int, int], spacing: float, rng: np.random.Generat
 
     # lesion in the right hemisphere: necrotic core, enhancing rim, oedema spreading mostly in white matter
     c = (0.36 * ext[0], 0.2 * ext[1], 0.3 * ext[2])
-    d = np.sqrt((x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2) * (1 + 0.18 * _smooth_noise(rng, shape, 8))
+    d = np.sqrt((x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2)
+    d = d * (1 + 0.18 * _smooth_noise(rng, shape, 8))
     scale = min(ext) / 80.0
     wm = t == _WM
     t[brain & (d < 27 * scale) & (wm | (d < 17 * scale))] = _OEDEMA
@@ -150,8 +151,9 @@ def make_head_phantom_with_labels(shape: tuple[int, int, int] = (128, 160, 128),
     lab[tissue == _OEDEMA] = 2
     lab[tissue == _ENHANCING] = 4
     lab[tissue == _NECROSIS] = 1
-    labels = Volume(_orient(lab, orientation), affine.copy(), "Synthetic lesion mask (ground truth)", None,
-                    {"synthetic": True, "phantom": dict(params), "is_label": True, "label_names": LABEL_NAMES})
+    meta = {"synthetic": True, "phantom": dict(params), "is_label": True, "label_names": dict(LABEL_NAMES)}
+    labels = Volume(_orient(lab, orientation), affine.copy(), "Synthetic lesion mask (ground truth)",
+                    None, meta)
     study = Study(series, PHANTOM_SOURCE, ["synthetic phantom: not patient data"])
     return study, labels
 
