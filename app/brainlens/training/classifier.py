@@ -1,0 +1,172 @@
+"""Train the 2D tumour-type classifier on the CPU (or CUDA/MPS): resumable, early-stopped, time-budgeted.
+
+    python -m brainlens.training.classifier --arch brainresnet --data ../shared/data/brain-mri-2d \
+        --out runs/classifier --max-minutes 60 [--resume]
+
+Checkpoints every epoch (last.pt) and on each validation-loss improvement (best.pt) in <out>/<arch>/;
+one JSON line per epoch in <out>/<arch>/train.log.jsonl. Export and the model card come from
+brainlens.training.evaluate_classifier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from brainlens.ml.classifier_models import build_model, count_parameters
+from brainlens.training import augment2d
+from brainlens.training.classifier_data import build_dataset
+
+# Per-architecture recipe: GBMnet as the seed describes it (Adam, its geometric augmentation only);
+# ours adds intensity augmentation, AdamW, label smoothing and a warm-up + cosine schedule.
+RECIPES = {
+    "gbmnet": {"opt": "adam", "lr": 1e-3, "wd": 0.0, "smoothing": 0.0, "intensity_aug": False, "schedule": False},
+    "brainresnet": {"opt": "adamw", "lr": 3e-3, "wd": 5e-4, "smoothing": 0.1, "intensity_aug": True,
+                    "schedule": True},
+}
+
+
+def _batches(n: int, batch: int, rng: np.random.Generator, shuffle: bool):
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for s in range(0, n, batch):
+        yield order[s:s + batch]
+
+
+def _to_tensor(images_u8: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images_u8).float().div_(255.0).unsqueeze(1)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, batch: int = 64) -> dict:
+    model.eval()
+    losses, preds = [], []
+    for idx in _batches(len(images), batch, np.random.default_rng(0), shuffle=False):
+        logits = model(augment2d.standardize(_to_tensor(images[idx])))
+        losses.append(F.cross_entropy(logits, torch.from_numpy(labels[idx]), reduction="sum").item())
+        preds.append(logits.argmax(1).numpy())
+    pred = np.concatenate(preds)
+    recalls = [float((pred[labels == k] == k).mean()) for k in np.unique(labels)]
+    return {"loss": sum(losses) / len(images), "acc": float((pred == labels).mean()),
+            "balanced_acc": float(np.mean(recalls))}
+
+
+def lr_factor(progress: float, warmup: float = 0.05) -> float:
+    """Linear warm-up then cosine to zero over progress in [0, 1]."""
+    if progress < warmup:
+        return max(progress / warmup, 0.02)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / (1 - warmup))))
+
+
+def train(args: argparse.Namespace) -> Path:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out) / args.arch
+    out.mkdir(parents=True, exist_ok=True)
+    data = build_dataset(Path(args.data), Path(args.out) / "cache", seed=args.seed)
+    images, labels = data["images"], data["labels"]
+    tr, va = np.array(data["split"]["train"]), np.array(data["split"]["val"])
+    recipe = RECIPES[args.arch]
+    device = torch.device("cuda" if torch.cuda.is_available() else
+                          "mps" if torch.backends.mps.is_available() else "cpu")
+    model = build_model(args.arch).to(device)
+    opt_cls = torch.optim.AdamW if recipe["opt"] == "adamw" else torch.optim.Adam
+    opt = opt_cls(model.parameters(), lr=recipe["lr"], weight_decay=recipe["wd"])
+    state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_loss": float("inf"), "bad_epochs": 0}
+    last = out / "last.pt"
+    if args.resume and last.exists():
+        ckpt = torch.load(last, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        state = ckpt["state"]
+        print(f"resumed at epoch {state['epoch']} ({state['elapsed'] / 60:.1f} min trained)", file=sys.stderr)
+    budget = args.max_minutes * 60.0
+    steps_per_epoch = math.ceil(len(tr) / args.batch)
+    total_steps = steps_per_epoch * args.epochs
+    print(f"{args.arch}: {count_parameters(model):,} parameters, {len(tr)} train / {len(va)} val images, "
+          f"device {device}, {args.threads} thread(s)", file=sys.stderr)
+    log = (out / "train.log.jsonl").open("a")
+    while state["epoch"] < args.epochs and state["bad_epochs"] < args.patience and state["elapsed"] < budget:
+        epoch = state["epoch"]
+        g = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # per-epoch seed: exact resume
+        rng = np.random.default_rng(args.seed * 1000 + epoch)
+        model.train()
+        t0, t_epoch_start = time.time(), state["elapsed"]
+        run_loss, seen = 0.0, 0
+        bar = tqdm(list(_batches(len(tr), args.batch, rng, shuffle=True)), desc=f"epoch {epoch + 1}",
+                   disable=not sys.stderr.isatty(), file=sys.stderr)
+        for idx in bar:
+            progress = max(state["step"] / total_steps, (t_epoch_start + time.time() - t0) / budget)
+            if recipe["schedule"]:
+                for group in opt.param_groups:
+                    group["lr"] = recipe["lr"] * lr_factor(progress)
+            x = augment2d.geometric(_to_tensor(images[tr[idx]]), g)
+            x = augment2d.blur(x, g)
+            if recipe["intensity_aug"]:
+                x = augment2d.intensity(x, g)
+            x = augment2d.standardize(x).to(device)
+            y = torch.from_numpy(labels[tr[idx]]).to(device)
+            loss = F.cross_entropy(model(x), y, label_smoothing=recipe["smoothing"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            state["step"] += 1
+            run_loss += loss.item() * len(idx)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{run_loss / seen:.3f}")
+        state["elapsed"] = t_epoch_start + time.time() - t0
+        model_cpu = model.to("cpu")
+        val = evaluate(model_cpu, images[va], labels[va])
+        model.to(device)
+        state["epoch"] = epoch + 1
+        improved = val["loss"] < state["best_loss"] - 1e-4
+        if improved:
+            state["best_loss"], state["bad_epochs"] = val["loss"], 0
+            torch.save({"model": model.state_dict(), "arch": args.arch, "epoch": epoch + 1}, out / "best.pt")
+        else:
+            state["bad_epochs"] += 1
+        record = {"epoch": epoch + 1, "train_loss": run_loss / max(seen, 1), **{f"val_{k}": v for k, v in val.items()},
+                  "lr": opt.param_groups[0]["lr"], "minutes": state["elapsed"] / 60, "best": improved}
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        print(json.dumps(record), file=sys.stderr, flush=True)
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, last)
+    reason = ("early stop" if state["bad_epochs"] >= args.patience else
+              "time budget" if state["elapsed"] >= budget else "epochs done")
+    print(f"finished ({reason}) after {state['epoch']} epochs, {state['elapsed'] / 60:.1f} min", file=sys.stderr)
+    (out / "train_summary.json").write_text(json.dumps({**state, "stop_reason": reason, "args": vars(args),
+                                                        "device": str(device), "recipe": recipe}))
+    return out / "best.pt"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="brainlens-train classifier", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", choices=sorted(RECIPES), default="brainresnet")
+    p.add_argument("--data", default="../shared/data/brain-mri-2d")
+    p.add_argument("--out", default="runs/classifier")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--patience", type=int, default=5, help="epochs without validation-loss improvement")
+    p.add_argument("--max-minutes", type=float, default=60.0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
