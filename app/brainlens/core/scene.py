@@ -1,0 +1,321 @@
+"""The viewer's model, Qt-free: the series on show, one world cursor, window/level and overlay layers.
+
+Widgets listen to the ``Event`` attributes and never keep their own copy of this state. Display arrays are
+the closest-canonical RAS reorientation of each source volume (``SeriesDisplay``), prepared once at load
+(on a worker); layers live on that canonical grid and remember the reorientation to go back to the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from brainlens.core.colors import BRATS_NAMES, colormap_lut, label_lut
+from brainlens.core.geometry import PLANE_NORMAL_AXIS, Reorientation, to_canonical
+from brainlens.core.volume import Volume
+
+# (horizontal, vertical) canonical axes of each plane's 2D slice
+PLANE_AXES = {"axial": (0, 1), "coronal": (0, 2), "sagittal": (1, 2)}
+# name -> (low, high) percentiles of the volume's intensities
+WINDOW_PRESETS: dict[str, tuple[float, float]] = {
+    "Auto (1-99.5 %)": (1.0, 99.5),
+    "Full range": (0.0, 100.0),
+    "Wide (0.1-99.9 %)": (0.1, 99.9),
+    "Brain contrast (20-99 %)": (20.0, 99.0),
+    "Bright lesions (50-99.9 %)": (50.0, 99.9),
+}
+DEFAULT_PRESET = "Auto (1-99.5 %)"
+
+
+class Event:
+    """A minimal observer list; callbacks run synchronously on the caller's thread (the GUI's)."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[..., None]] = []
+
+    def connect(self, callback: Callable[..., None]) -> None:
+        if callback not in self._callbacks:
+            self._callbacks.append(callback)
+
+    def disconnect(self, callback: Callable[..., None]) -> None:
+        if callback in self._callbacks:
+            self._callbacks.remove(callback)
+
+    def emit(self, *args: object) -> None:
+        for cb in list(self._callbacks):
+            cb(*args)
+
+
+def percentile_levels(data: np.ndarray, low: float, high: float, max_samples: int = 1_000_000
+                      ) -> tuple[float, float]:
+    """Intensity percentiles on a strided subsample (exact enough for display, fast on big volumes)."""
+    flat = data.reshape(-1)
+    step = max(1, flat.size // max_samples)
+    sample = flat[::step].astype(np.float32, copy=False)
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
+    if hi <= lo:  # constant image: still give the renderer a valid range
+        hi = lo + 1.0
+    return lo, hi
+
+
+@dataclass
+class SeriesDisplay:
+    """One source series plus what display needs, computed once (on a worker) per volume."""
+
+    source: Volume
+    canonical: Volume
+    reorientation: Reorientation
+    levels: tuple[float, float]
+    data_range: tuple[float, float]
+
+    @classmethod
+    def prepare(cls, vol: Volume) -> SeriesDisplay:
+        canon, reo = to_canonical(vol)
+        levels = percentile_levels(canon.data, *WINDOW_PRESETS[DEFAULT_PRESET])
+        rng = percentile_levels(canon.data, 0.0, 100.0)
+        return cls(vol, canon, reo, levels, rng)
+
+    @property
+    def is_label(self) -> bool:
+        return bool(self.source.metadata.get("is_label"))
+
+
+@dataclass(eq=False)
+class Layer:
+    """An overlay on a canonical grid with its display state; ``changed`` fires after ``update``."""
+
+    name: str
+    data: np.ndarray
+    affine: np.ndarray
+    visible: bool = True
+    opacity: float = 0.6
+    changed: Event = field(default_factory=Event, repr=False)
+
+    def update(self, **changes: object) -> None:
+        for key, value in changes.items():
+            if not hasattr(self, key) or key in ("data", "affine", "changed"):
+                raise AttributeError(f"{type(self).__name__} has no display setting {key!r}")
+            setattr(self, key, value)
+        self.opacity = float(np.clip(self.opacity, 0.0, 1.0))
+        self.changed.emit(self)
+
+    def fits(self, series: SeriesDisplay | None) -> bool:
+        """True when this layer lies on the grid of ``series`` (so it can be drawn over it)."""
+        return (series is not None and self.data.shape == series.canonical.shape
+                and np.allclose(self.affine, series.canonical.affine, atol=1e-3))
+
+
+@dataclass(eq=False)
+class LabelLayer(Layer):
+    """uint8 labels; ``outline`` draws only borders; ``hidden_labels`` are not drawn."""
+
+    outline: bool = False
+    hidden_labels: frozenset[int] = frozenset()
+    colors: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    label_names: dict[int, str] = field(default_factory=lambda: dict(BRATS_NAMES))
+    present: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.data = np.ascontiguousarray(self.data, dtype=np.uint8)
+        if not self.present:
+            self.present = tuple(int(v) for v in np.unique(self.data) if v != 0)
+
+    def lut(self) -> np.ndarray:
+        return label_lut(self.colors, [v for v in self.present if v not in self.hidden_labels])
+
+    @property
+    def levels(self) -> tuple[float, float]:
+        return 0.0, 255.0
+
+
+@dataclass(eq=False)
+class HeatmapLayer(Layer):
+    """A float map drawn with a colormap; values at or below ``threshold`` are transparent."""
+
+    colormap: str = "hot"
+    threshold: float = 0.0
+    vmax: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.data = np.ascontiguousarray(self.data, dtype=np.float32)
+
+    def lut(self) -> np.ndarray:
+        return colormap_lut(self.colormap, transparent_below=True)
+
+    @property
+    def levels(self) -> tuple[float, float]:
+        return float(self.threshold), float(max(self.vmax, self.threshold + 1e-6))
+
+
+class Scene:
+    """Series on show, shared cursor (world RAS mm), window/level and layers; emits events on change."""
+
+    def __init__(self) -> None:
+        self.series: list[SeriesDisplay] = []
+        self.current: int | None = None
+        self.layers: list[Layer] = []
+        self.window: tuple[float, float] = (0.0, 1.0)
+        self.preset: str = DEFAULT_PRESET
+        self.cursor_world = np.zeros(3)
+        self.series_changed = Event()  # new study or another series shown
+        self.cursor_changed = Event()
+        self.window_changed = Event()
+        self.layers_changed = Event()  # added or removed (display changes fire on the layer itself)
+
+    # ---- series -------------------------------------------------------------------------------------
+    @property
+    def base(self) -> SeriesDisplay | None:
+        return None if self.current is None else self.series[self.current]
+
+    def set_series(self, series: list[SeriesDisplay], current: int = 0) -> None:
+        """Replace the study on show; layers of the previous study go with it."""
+        self.series = list(series)
+        self.layers = []
+        self.current = None
+        self.layers_changed.emit()
+        if self.series:
+            self.show_series(current, recentre=True)
+        else:
+            self.series_changed.emit()
+
+    def show_series(self, index: int, recentre: bool = False) -> None:
+        if not 0 <= index < len(self.series):
+            raise IndexError(f"no series {index}")
+        self.current = index
+        base = self.series[index]
+        self.preset = DEFAULT_PRESET
+        self.window = base.levels
+        if recentre or not self._inside(self.cursor_world):
+            centre = (np.array(base.canonical.shape) - 1) / 2.0
+            self.cursor_world = self.voxel_to_world(centre)
+        self.series_changed.emit()
+        self.window_changed.emit()
+        self.cursor_changed.emit()
+
+    def set_sequence(self, index: int, sequence: str | None) -> None:
+        """User override of the detected sequence; stored on the Volume itself."""
+        sd = self.series[index]
+        sd.source.sequence = sequence
+        sd.canonical.sequence = sequence
+
+    # ---- cursor -------------------------------------------------------------------------------------
+    def voxel_to_world(self, ijk: Iterable[float]) -> np.ndarray:
+        aff = self.base.canonical.affine  # type: ignore[union-attr]
+        return (aff @ np.append(np.asarray(ijk, dtype=np.float64), 1.0))[:3]
+
+    def world_to_voxel(self, xyz: Iterable[float]) -> np.ndarray:
+        aff = self.base.canonical.affine  # type: ignore[union-attr]
+        return (np.linalg.inv(aff) @ np.append(np.asarray(xyz, dtype=np.float64), 1.0))[:3]
+
+    def _inside(self, xyz: np.ndarray) -> bool:
+        if self.base is None:
+            return False
+        v = self.world_to_voxel(xyz)
+        return bool(np.all(v >= -0.5) and np.all(v <= np.array(self.base.canonical.shape) - 0.5))
+
+    def cursor_voxel(self) -> np.ndarray:
+        """Integer canonical voxel under the cursor, clipped to the grid."""
+        if self.base is None:
+            return np.zeros(3, dtype=int)
+        v = np.round(self.world_to_voxel(self.cursor_world)).astype(int)
+        return np.clip(v, 0, np.array(self.base.canonical.shape) - 1)
+
+    def set_cursor_voxel(self, ijk: Iterable[float]) -> None:
+        if self.base is None:
+            return
+        v = np.clip(np.asarray(ijk, dtype=np.float64), 0, np.array(self.base.canonical.shape) - 1)
+        xyz = self.voxel_to_world(v)
+        if not np.allclose(xyz, self.cursor_world):
+            self.cursor_world = xyz
+            self.cursor_changed.emit()
+
+    def set_cursor_world(self, xyz: Iterable[float]) -> None:
+        if self.base is not None:
+            self.set_cursor_voxel(self.world_to_voxel(xyz))
+
+    def slice_index(self, plane: str) -> int:
+        return int(self.cursor_voxel()[PLANE_NORMAL_AXIS[plane]])
+
+    def move_slice(self, plane: str, steps: int) -> None:
+        """Scroll through ``plane`` by whole voxels (wheel, PgUp/PgDn, cine)."""
+        if self.base is None:
+            return
+        v = self.world_to_voxel(self.cursor_world)
+        axis = PLANE_NORMAL_AXIS[plane]
+        v[axis] = np.round(v[axis]) + steps
+        self.set_cursor_voxel(v)
+
+    def probe(self, ijk: Iterable[int] | None = None) -> dict[str, object]:
+        """What the status bar shows for a canonical voxel (default: the cursor's)."""
+        base = self.base
+        if base is None:
+            return {}
+        v = self.cursor_voxel() if ijk is None else np.clip(np.asarray(ijk, dtype=int), 0,
+                                                             np.array(base.canonical.shape) - 1)
+        world = self.voxel_to_world(v)
+        src = np.linalg.inv(base.source.affine) @ np.append(world, 1.0)
+        return {"source_voxel": tuple(int(round(c)) for c in src[:3]), "world_mm": tuple(float(c) for c in world),
+                "value": float(base.canonical.data[tuple(v)]),
+                "labels": {lay.name: int(lay.data[tuple(v)]) for lay in self.layers
+                           if isinstance(lay, LabelLayer) and lay.visible and lay.fits(base)}}
+
+    # ---- window / level -----------------------------------------------------------------------------
+    def set_window(self, low: float, high: float) -> None:
+        if high <= low:
+            high = low + 1e-6
+        self.window = (float(low), float(high))
+        self.window_changed.emit()
+
+    def adjust_window(self, d_centre: float, d_width: float) -> None:
+        """Right-drag: shift the centre and scale the width by fractions of the data range."""
+        lo, hi = self.window
+        span = max(self.base.data_range[1] - self.base.data_range[0], 1e-6) if self.base else 1.0
+        centre = (lo + hi) / 2 + d_centre * span
+        width = max((hi - lo) * (1.0 + d_width), span * 1e-3)
+        self.preset = "Custom"
+        self.set_window(centre - width / 2, centre + width / 2)
+
+    def apply_preset(self, name: str) -> None:
+        if self.base is None:
+            return
+        low, high = WINDOW_PRESETS[name]
+        self.preset = name
+        self.set_window(*percentile_levels(self.base.canonical.data, low, high))
+
+    # ---- layers -------------------------------------------------------------------------------------
+    def _to_base_grid(self, data: np.ndarray, reference: SeriesDisplay | None) -> tuple[np.ndarray, np.ndarray]:
+        ref = reference or self.base
+        if ref is None:
+            raise ValueError("no series on show to put a layer on")
+        if data.shape[:3] != ref.source.shape:
+            raise ValueError(f"layer shape {data.shape} does not match the series grid {ref.source.shape}")
+        return np.ascontiguousarray(ref.reorientation.apply(data)), ref.canonical.affine.copy()
+
+    def add_label_layer(self, name: str, source_data: np.ndarray, reference: SeriesDisplay | None = None,
+                        **display: object) -> LabelLayer:
+        """Labels given on the reference series' SOURCE grid (as a segmenter or a file produces them)."""
+        data, aff = self._to_base_grid(np.asarray(source_data).astype(np.uint8, copy=False), reference)
+        layer = LabelLayer(name, data, aff, **display)  # type: ignore[arg-type]
+        self.layers.append(layer)
+        self.layers_changed.emit()
+        return layer
+
+    def add_heatmap_layer(self, name: str, source_data: np.ndarray, reference: SeriesDisplay | None = None,
+                          **display: object) -> HeatmapLayer:
+        data, aff = self._to_base_grid(np.asarray(source_data, dtype=np.float32), reference)
+        if "vmax" not in display:
+            finite = data[np.isfinite(data)]
+            display["vmax"] = float(finite.max()) if finite.size else 1.0
+        layer = HeatmapLayer(name, data, aff, **display)  # type: ignore[arg-type]
+        self.layers.append(layer)
+        self.layers_changed.emit()
+        return layer
+
+    def remove_layer(self, layer: Layer) -> None:
+        self.layers.remove(layer)
+        self.layers_changed.emit()
