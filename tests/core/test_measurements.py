@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,10 +81,11 @@ def test_rano_ellipse_isotropic() -> None:
     assert angle == pytest.approx(30, abs=3)  # along the ellipse's major axis
 
 
-def test_rano_ellipse_oblique_anisotropic() -> None:
+@pytest.mark.parametrize("inplane_deg", [-20.0, 60.0])
+def test_rano_ellipse_oblique_anisotropic(inplane_deg: float) -> None:
     spacing = (0.8, 1.2, 3.0)
     shape, centre = (100, 70, 12), (50, 35, 6)
-    mask = _ellipsoid(shape, spacing, centre, (28.0, 12.0, 10.0), inplane_deg=-20)
+    mask = _ellipsoid(shape, spacing, centre, (28.0, 12.0, 10.0), inplane_deg=inplane_deg)
     aff = _affine(spacing, _rot(0, 15) @ _rot(2, 20), origin=(-30, 40, -10))
     res = m.rano(mask, aff)
     _check_rano(res, aff, mask, 56.0, 24.0, tol=float(np.hypot(0.8, 1.2)))
@@ -172,6 +174,32 @@ def test_measure_labels_regions_nest() -> None:
     # the shell's largest axial cross-section lies within 6 mm of the centre (ring or disc of radius >= 8)
     assert 16.0 <= out["rano"]["longest_mm"] <= 20.0
     assert out["rano"]["perpendicular_mm"] == pytest.approx(out["rano"]["longest_mm"], abs=1.5)
+    enhancing = m.region_mask(labels, "enhancing_tumor")
+    assert out["rano"] == m.rano(enhancing, aff)  # the cropped fast path reports on the caller's grid
+    assert reg["enhancing_tumor"]["lesions"] == m.lesions(enhancing, aff)
+    assert reg["whole_tumor"]["max_diameter_mm"] == m.max_diameter_mm(labels > 0, aff)
     json.dumps(out)
     with pytest.raises(ValueError):
         m.region_mask(labels, "oedema")
+
+
+BRATS = Path(__file__).resolve().parents[3] / "shared" / "data" / "brats"
+
+
+@pytest.mark.realdata
+def test_real_brats_labels_are_consistent() -> None:
+    segs = sorted(BRATS.glob("*/*_seg.nii.gz"))[:1] if BRATS.is_dir() else []
+    if not segs:
+        pytest.skip("../shared/data/brats is absent")
+    nib = pytest.importorskip("nibabel")
+    img = nib.load(segs[0])
+    labels, aff = np.asarray(img.dataobj).astype(np.uint8), img.affine
+    out = m.measure_labels(labels, aff)
+    vox_ml = m.voxel_volume_ml(aff)
+    for name, region in out["regions"].items():
+        mask = m.region_mask(labels, name)
+        assert region["volume_ml"] == pytest.approx(mask.sum() * vox_ml)
+        assert sum(les["volume_ml"] for les in region["lesions"]) == pytest.approx(region["volume_ml"])
+        assert all(les["max_diameter_mm"] <= region["max_diameter_mm"] + 1e-9 for les in region["lesions"])
+    assert out["rano"] is not None and out["rano"]["longest_mm"] >= out["rano"]["perpendicular_mm"] > 0
+    json.dumps(out)

@@ -22,7 +22,7 @@ REGIONS: dict[str, tuple[int, ...]] = {
 }
 _CONN26 = np.ones((3, 3, 3), dtype=bool)
 PERPENDICULAR_TOLERANCE_DEG = 5.0
-_CHUNK = 1024  # rows per block in pairwise distances, bounds memory at ~_CHUNK * N floats
+_CHUNK = 512  # rows per block in pairwise distances, bounds memory at ~_CHUNK * N floats
 
 
 def region_mask(labels: np.ndarray, region: str) -> np.ndarray:
@@ -37,6 +37,28 @@ def voxel_volume_ml(affine: np.ndarray) -> float:
 
 def volume_ml(mask: np.ndarray, affine: np.ndarray) -> float:
     return float(np.count_nonzero(mask)) * voxel_volume_ml(affine)
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, ...]:
+    """Bounding box of the mask's True voxels (empty slices for an empty mask)."""
+    box = []
+    for axis in range(mask.ndim):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(int(hit[0]), int(hit[-1]) + 1) if hit.size else slice(0, 0))
+    return tuple(box)
+
+
+def _crop(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mask cut to its bounding box and the box's corner index (tumours fill a small part of a head)."""
+    box = _bbox(mask)
+    return mask[box], np.array([b.start for b in box])
+
+
+def _shifted(affine: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Affine of a sub-array that starts at voxel ``offset`` of the original grid."""
+    out = np.asarray(affine, dtype=np.float64).copy()
+    out[:3, 3] = out[:3, 3] + out[:3, :3] @ offset
+    return out
 
 
 def _to_mm(ijk: np.ndarray, affine: np.ndarray) -> np.ndarray:
@@ -95,8 +117,8 @@ def _diameter_from_ijk(ijk: np.ndarray, affine: np.ndarray) -> tuple[float, int,
 
 def max_diameter_mm(mask: np.ndarray, affine: np.ndarray) -> float:
     """Longest distance (mm) between two voxel centres of the mask; 0.0 for an empty or one-voxel mask."""
-    mask = np.asarray(mask, dtype=bool)
-    ijk = np.argwhere(_surface(mask) if mask.ndim == 3 else mask)
+    mask, offset = _crop(np.asarray(mask, dtype=bool))
+    ijk = np.argwhere(_surface(mask) if mask.ndim == 3 else mask) + offset
     if len(ijk) < 2:
         return 0.0
     return _diameter_from_ijk(ijk, affine)[0]
@@ -104,11 +126,11 @@ def max_diameter_mm(mask: np.ndarray, affine: np.ndarray) -> float:
 
 def lesions(mask: np.ndarray, affine: np.ndarray, min_volume_ml: float = 0.0) -> list[dict[str, Any]]:
     """Connected components (26-connectivity), largest first, each with volume, RAS centroid and diameter."""
-    mask = np.asarray(mask, dtype=bool)
+    mask, crop_offset = _crop(np.asarray(mask, dtype=bool))
     labelled, count = ndimage.label(mask, structure=_CONN26)
     if count == 0:
         return []
-    affine = np.asarray(affine, dtype=np.float64)
+    affine = _shifted(affine, crop_offset)
     vox_ml = voxel_volume_ml(affine)
     sizes = np.bincount(labelled.ravel(), minlength=count + 1)
     out = []
@@ -190,7 +212,7 @@ def rano(enhancing_mask: np.ndarray, affine: np.ndarray,
     chord that crosses it within ``tolerance_deg`` of perpendicular. Distances are physical (through the
     affine); ``slice_axis`` is the voxel axis the slice index counts along.
     """
-    mask = np.asarray(enhancing_mask, dtype=bool)
+    mask, offset = _crop(np.asarray(enhancing_mask, dtype=bool))
     if not mask.any():
         return None
     affine = np.asarray(affine, dtype=np.float64)
@@ -205,7 +227,7 @@ def rano(enhancing_mask: np.ndarray, affine: np.ndarray,
     plane = np.take(mask, k, axis=axis)
     edge = plane & ~ndimage.binary_erosion(plane, border_value=0)
     ij = np.argwhere(edge)
-    ijk = np.insert(ij, axis, k, axis=1)
+    ijk = np.insert(ij, axis, k, axis=1) + offset  # back on the caller's grid
     pts = _to_mm(ijk, affine)
     hull = _hull_vertices(pts)
     longest, a, b = _farthest_pair(pts[hull])
@@ -217,7 +239,7 @@ def rano(enhancing_mask: np.ndarray, affine: np.ndarray,
         perp, c, d = _longest_perpendicular(pts, pts[a], pts[b], normal, tolerance_deg)
     else:
         perp, c, d = 0.0, a, a
-    return {"slice_index": k,
+    return {"slice_index": k + int(offset[axis]),
             "slice_axis": axis,
             "longest_mm": float(longest),
             "perpendicular_mm": float(perp),
@@ -228,10 +250,19 @@ def rano(enhancing_mask: np.ndarray, affine: np.ndarray,
 
 def measure_labels(labels: np.ndarray, affine: np.ndarray) -> dict[str, Any]:
     """Per-region volume, maximum diameter and lesions, plus RANO of the enhancing tumour."""
+    labels = np.asarray(labels)
+    box = _bbox(np.isin(labels, REGIONS["whole_tumor"]))
+    offset = np.array([b.start for b in box])
+    sub, sub_affine = labels[box], _shifted(affine, offset)  # same world coordinates, far fewer voxels
     regions = {}
     for name in REGIONS:
-        mask = region_mask(labels, name)
-        regions[name] = {"volume_ml": volume_ml(mask, affine),
-                         "max_diameter_mm": max_diameter_mm(mask, affine),
-                         "lesions": lesions(mask, affine)}
-    return {"regions": regions, "rano": rano(region_mask(labels, "enhancing_tumor"), affine)}
+        mask = region_mask(sub, name)
+        regions[name] = {"volume_ml": volume_ml(mask, sub_affine),
+                         "max_diameter_mm": max_diameter_mm(mask, sub_affine),
+                         "lesions": lesions(mask, sub_affine)}
+    result = rano(region_mask(sub, "enhancing_tumor"), sub_affine)
+    if result is not None:  # report indices on the caller's grid, not the crop's
+        result["slice_index"] += int(offset[result["slice_axis"]])
+        for key in ("longest_endpoints_ijk", "perpendicular_endpoints_ijk"):
+            result[key] = [[int(v + o) for v, o in zip(p, offset)] for p in result[key]]
+    return {"regions": regions, "rano": result}
