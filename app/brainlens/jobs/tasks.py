@@ -40,6 +40,15 @@ class LoadedStudy:
     displays: list[SeriesDisplay]
     layers: list[LayerSpec] = field(default_factory=list)
     initial: int = 0  # series to show first
+    focus_world: np.ndarray | None = None  # where to put the cursor first (RAS mm), e.g. a lesion
+
+
+def label_centroid_world(labels: np.ndarray, affine: np.ndarray) -> np.ndarray | None:
+    """World (RAS mm) centre of the non-zero voxels, or None if there are none."""
+    idx = np.argwhere(labels > 0)
+    if idx.size == 0:
+        return None
+    return (affine @ np.append(idx.mean(axis=0), 1.0))[:3]
 
 
 def _same_grid(a: Volume, b: Volume) -> bool:
@@ -73,6 +82,8 @@ def prepare_study(study: Study, progress: Progress, cancel: CancelFlag) -> Loade
             study.warnings.append(f"label map {lab.name!r} is on another grid; not shown")
             continue
         loaded.layers.append(LayerSpec("label", f"{lab.name or 'labels'} (from file)", lab.data, ref))
+        if loaded.focus_world is None:
+            loaded.focus_world = label_centroid_world(lab.data, lab.affine)
     return loaded
 
 
@@ -110,6 +121,7 @@ def demo_study(progress: Progress, cancel: CancelFlag, shape: tuple[int, int, in
         raise Cancelled("cancelled")
     loaded = prepare_study(study, progress, cancel)
     progress(0.95, "overlays")
+    loaded.focus_world = label_centroid_world(labels.data, labels.affine)
     loaded.layers.append(LayerSpec("label", DEMO_LABEL_LAYER, labels.data, loaded.initial,
                                    {"label_names": dict(labels.metadata["label_names"]), "opacity": 0.45}))
     loaded.layers.append(LayerSpec("heatmap", DEMO_HEATMAP_LAYER, demo_heatmap(labels), loaded.initial,

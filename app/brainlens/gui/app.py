@@ -1,0 +1,63 @@
+"""GUI entry point: ``run_gui(args)`` for ``brainlens [PATH] [--demo] [--screenshot FILE] [--layout ...]``.
+
+Keeps start-up light: only Qt, pyqtgraph, numpy and our own modules are imported on the way to the first
+window (torch/MONAI are imported inside jobs, on workers).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from brainlens.core.errors import InputError, LoadError
+
+
+def _headless() -> bool:
+    return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run_gui(args: Any) -> int:
+    """Open the viewer; with ``args.screenshot`` render offscreen, save a PNG and return 0."""
+    screenshot = getattr(args, "screenshot", None)
+    if screenshot:
+        target = Path(screenshot).expanduser()
+        if not target.parent.is_dir():
+            raise InputError(f"--screenshot: folder {target.parent} does not exist")
+        if _headless():
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "brainlens"])
+    app.setOrganizationName("BrainLens")
+    app.setApplicationName("BrainLens")
+
+    from brainlens.gui.main_window import MainWindow
+
+    window = MainWindow(show_dialogs=not screenshot)
+    if getattr(args, "layout", None):
+        window.set_layout_mode(args.layout)
+    if screenshot:
+        window.resize(1500, 940)
+    window.show()
+    if getattr(args, "demo", False):
+        window.open_demo()
+    elif getattr(args, "path", None):
+        window.open_path(args.path)
+    if not screenshot:
+        return int(app.exec())
+    try:
+        if not window.wait_for_load():
+            raise LoadError("timed out while opening the study for the screenshot")
+        if window.last_error:
+            raise LoadError(window.last_error)
+        window.ortho.reset_views()
+        window.save_screenshot(target)
+        return 0
+    finally:
+        window.close()
+        window.deleteLater()
+        app.processEvents()

@@ -1,0 +1,125 @@
+"""Layer panel: per overlay a visibility checkbox and opacity slider; labels get outline mode and
+per-label toggles, heatmaps a threshold slider. Rows write to the layer; the views redraw from it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QFrame, QGridLayout, QLabel, QScrollArea, QSlider, QVBoxLayout, QWidget
+
+from brainlens.core.colors import label_color
+from brainlens.core.scene import HeatmapLayer, LabelLayer, Layer, Scene
+
+
+def _slider(value: int) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(0, 100)
+    s.setValue(value)
+    return s
+
+
+class LayerRow(QFrame):
+    """Controls for one layer."""
+
+    def __init__(self, layer: Layer, scene: Scene, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layer = layer
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        self.visible = QCheckBox()
+        self.visible.setToolTip("Show this layer")
+        self.visible.setChecked(layer.visible)
+        self.visible.toggled.connect(lambda on: layer.update(visible=on))
+        name = QLabel(f"<b>{layer.name}</b>")
+        name.setWordWrap(True)
+        name.setMinimumWidth(120)
+        grid.addWidget(self.visible, 0, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(name, 0, 1)
+        if not layer.fits(scene.base):
+            note = QLabel("(on another grid than the series shown)")
+            note.setStyleSheet("color: gray;")
+            grid.addWidget(note, 1, 0, 1, 2)
+        grid.addWidget(QLabel("Opacity"), 2, 0)
+        self.opacity = _slider(round(layer.opacity * 100))
+        self.opacity.valueChanged.connect(lambda v: layer.update(opacity=v / 100))
+        grid.addWidget(self.opacity, 2, 1)
+        self.label_boxes: dict[int, QCheckBox] = {}
+        self.outline: QCheckBox | None = None
+        self.threshold: QSlider | None = None
+        if isinstance(layer, LabelLayer):
+            self.outline = QCheckBox("Outline only")
+            self.outline.setChecked(layer.outline)
+            self.outline.toggled.connect(lambda on: layer.update(outline=on))
+            grid.addWidget(self.outline, 3, 0, 1, 2)
+            labels = QVBoxLayout()
+            labels.setSpacing(0)
+            for value in layer.present:
+                r, g, b = layer.colors.get(value) or label_color(value)
+                box = QCheckBox(layer.label_names.get(value, f"label {value}"))
+                box.setStyleSheet(f"QCheckBox {{ color: rgb({r},{g},{b}); }}")
+                box.setChecked(value not in layer.hidden_labels)
+                box.toggled.connect(lambda on, v=value: self._toggle_label(v, on))
+                self.label_boxes[value] = box
+                labels.addWidget(box)
+            grid.addLayout(labels, 4, 0, 1, 2)
+        elif isinstance(layer, HeatmapLayer):
+            grid.addWidget(QLabel("Threshold"), 3, 0)
+            vmax = max(layer.vmax, 1e-6)
+            self.threshold = _slider(round(100 * layer.threshold / vmax))
+            self.threshold.valueChanged.connect(lambda v: layer.update(threshold=v / 100 * vmax))
+            grid.addWidget(self.threshold, 3, 1)
+        layer.changed.connect(self._sync)
+
+    def _toggle_label(self, value: int, on: bool) -> None:
+        hidden = set(self.layer.hidden_labels)  # type: ignore[attr-defined]
+        (hidden.discard if on else hidden.add)(value)
+        self.layer.update(hidden_labels=frozenset(hidden))
+
+    def _sync(self, layer: Layer) -> None:
+        """Reflect changes made elsewhere (menus, tests, other panels) without echoing them back."""
+        for widget, value in ((self.visible, layer.visible), (self.opacity, round(layer.opacity * 100))):
+            widget.blockSignals(True)
+            widget.setChecked(value) if isinstance(widget, QCheckBox) else widget.setValue(value)
+            widget.blockSignals(False)
+
+    def detach(self) -> None:
+        self.layer.changed.disconnect(self._sync)
+
+
+class LayerPanel(QWidget):
+    def __init__(self, scene: Scene, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scene_model = scene
+        self.rows: list[LayerRow] = []
+        self._box = QVBoxLayout()
+        self._box.setContentsMargins(0, 0, 0, 0)
+        self._empty = QLabel("No overlays. Results of classification or segmentation appear here.")
+        self._empty.setWordWrap(True)
+        self._empty.setStyleSheet("color: gray;")
+        inner = QWidget()
+        col = QVBoxLayout(inner)
+        col.addWidget(self._empty)
+        col.addLayout(self._box)
+        col.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(inner)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(scroll)
+        scene.layers_changed.connect(self.rebuild)
+        scene.series_changed.connect(self.rebuild)
+
+    def rebuild(self) -> None:
+        for row in self.rows:
+            row.detach()
+            self._box.removeWidget(row)
+            row.deleteLater()
+        self.rows = [LayerRow(layer, self.scene_model) for layer in self.scene_model.layers]
+        for row in self.rows:
+            self._box.addWidget(row)
+        self._empty.setVisible(not self.rows)
+
+    def row_for(self, name: str) -> LayerRow:
+        return next(r for r in self.rows if r.layer.name == name)

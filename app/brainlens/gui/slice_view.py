@@ -1,0 +1,290 @@
+"""One plane (axial, coronal or sagittal) of the scene: image + one ImageItem per layer + crosshair.
+
+Display space is the canonical RAS voxel grid scaled by the voxel spacing (mm), so aspect is physical.
+Convention: RADIOLOGICAL -- the patient's right is on the screen's left in axial and coronal views;
+sagittal views have anterior on the left. Up is anterior (axial) or superior (coronal, sagittal).
+
+Mouse: left click/drag moves the shared cursor, wheel scrolls slices (Ctrl+wheel zooms), middle-drag
+pans, right-drag changes window/level. Keys: PgUp/PgDn or Up/Down scroll slices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QLabel, QWidget
+
+from brainlens.core.colors import colormap_lut
+from brainlens.core.geometry import PLANE_NORMAL_AXIS
+from brainlens.core.scene import PLANE_AXES, HeatmapLayer, LabelLayer, Layer, Scene
+
+# screen letters (left, right, top, bottom) per plane for the radiological convention
+ORIENTATION_LETTERS = {
+    "axial": ("R", "L", "A", "P"),
+    "coronal": ("R", "L", "S", "I"),
+    "sagittal": ("A", "P", "S", "I"),
+}
+CONVENTION = "radiological (R on left)"
+_GREY = colormap_lut("gray")
+
+
+def label_outline(sl: np.ndarray) -> np.ndarray:
+    """Keep only label pixels that touch a different value (4-neighbourhood), for outline mode."""
+    edge = np.zeros(sl.shape, dtype=bool)
+    edge[1:, :] |= sl[1:, :] != sl[:-1, :]
+    edge[:-1, :] |= sl[:-1, :] != sl[1:, :]
+    edge[:, 1:] |= sl[:, 1:] != sl[:, :-1]
+    edge[:, :-1] |= sl[:, :-1] != sl[:, 1:]
+    return np.where(edge, sl, 0).astype(np.uint8)
+
+
+class _PlaneViewBox(pg.ViewBox):
+    """ViewBox whose mouse gestures drive the scene instead of pyqtgraph's defaults."""
+
+    clicked = Signal(QPointF)  # view (mm) coordinates
+    scrolled = Signal(int)
+    window_dragged = Signal(float, float)  # screen pixels dx, dy
+
+    def __init__(self) -> None:
+        super().__init__(lockAspect=True, enableMenu=False, invertX=True)
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 -- pyqtgraph API
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.clicked.emit(self.mapToView(ev.pos()))
+        else:
+            ev.ignore()
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
+        button = ev.button()
+        if button == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.clicked.emit(self.mapToView(ev.pos()))
+        elif button == Qt.MouseButton.RightButton:
+            ev.accept()
+            delta = ev.screenPos() - ev.lastScreenPos()
+            self.window_dragged.emit(float(delta.x()), float(delta.y()))
+        else:  # middle button: pyqtgraph's pan
+            super().mouseDragEvent(ev, axis)
+
+    def wheelEvent(self, ev, axis=None) -> None:  # noqa: N802
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        ev.accept()
+        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
+        if delta:
+            self.scrolled.emit(1 if delta > 0 else -1)
+
+
+class SliceView(pg.GraphicsView):
+    """Shows one plane of ``scene``; listens to the scene and writes user gestures back to it."""
+
+    activated = Signal(str)  # this plane took focus or a click
+    hovered = Signal(object)  # canonical voxel (np.ndarray) under the mouse, or None
+
+    def __init__(self, scene: Scene, plane: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background="k")
+        self.scene_model = scene
+        self.plane = plane
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(160, 160)
+        self.vb = _PlaneViewBox()
+        self.setCentralItem(self.vb)
+        self.image = pg.ImageItem(axisOrder="col-major")
+        self.image.setLookupTable(_GREY)
+        self.vb.addItem(self.image)
+        self._layer_items: dict[int, tuple[Layer, pg.ImageItem]] = {}
+        pen = pg.mkPen((90, 230, 120, 170), width=1)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+        for line in (self.vline, self.hline):
+            line.setZValue(100)
+            self.vb.addItem(line, ignoreBounds=True)
+        self._slice_index: int | None = None
+        self._letters = [self._overlay_label(t) for t in ORIENTATION_LETTERS[plane]]
+        self._title = self._overlay_label(plane.capitalize(), bold=False)
+        self.vb.clicked.connect(self._on_click)
+        self.vb.scrolled.connect(lambda step: self._scroll(step))
+        self.vb.window_dragged.connect(self._on_window_drag)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        scene.series_changed.connect(self._on_series)
+        scene.cursor_changed.connect(self._on_cursor)
+        scene.window_changed.connect(self._on_window)
+        scene.layers_changed.connect(self._on_layers)
+
+    # ---- overlays ------------------------------------------------------------------------------------
+    def _overlay_label(self, text: str, bold: bool = True) -> QLabel:
+        label = QLabel(text, self)
+        weight = "bold" if bold else "normal"
+        label.setStyleSheet(f"color: #ffd54a; font-weight: {weight}; font-size: 13px; background: transparent;")
+        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        label.adjustSize()
+        return label
+
+    def letters(self) -> tuple[str, str, str, str]:
+        return tuple(lbl.text() for lbl in self._letters)  # type: ignore[return-value]
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        if not hasattr(self, "_title"):  # pyqtgraph calls this from its own __init__
+            return
+        w, h = self.width(), self.height()
+        left, right, top, bottom = self._letters
+        m = 6
+        left.move(m, (h - left.height()) // 2)
+        right.move(w - right.width() - m, (h - right.height()) // 2)
+        top.move((w - top.width()) // 2, m)
+        bottom.move((w - bottom.width()) // 2, h - bottom.height() - m)
+        self._title.move(m, m)
+
+    # ---- geometry ------------------------------------------------------------------------------------
+    def _spacing(self) -> tuple[float, float]:
+        sp = self.scene_model.base.canonical.spacing  # type: ignore[union-attr]
+        h, v = PLANE_AXES[self.plane]
+        return sp[h], sp[v]
+
+    def _rect(self, shape2d: tuple[int, int]) -> QRectF:
+        sh, sv = self._spacing()
+        return QRectF(-sh / 2, -sv / 2, shape2d[0] * sh, shape2d[1] * sv)
+
+    def view_to_voxel(self, point: QPointF) -> np.ndarray:
+        """Canonical voxel coordinates (float) of a point in this view; the slice axis is the cursor's."""
+        v = self.scene_model.world_to_voxel(self.scene_model.cursor_world)
+        sh, sv = self._spacing()
+        h, vert = PLANE_AXES[self.plane]
+        v[h], v[vert] = point.x() / sh, point.y() / sv
+        return v
+
+    # ---- scene listeners -----------------------------------------------------------------------------
+    def _on_series(self) -> None:
+        self._slice_index = None
+        self._on_layers()
+        if self.scene_model.base is None:
+            self.image.clear()
+            return
+        self._on_window()
+        self._on_cursor()
+        self.reset_view()
+
+    def reset_view(self) -> None:
+        if self.scene_model.base is not None:
+            self.vb.autoRange(items=[self.image], padding=0.02)
+
+    def _on_window(self) -> None:
+        if self.scene_model.base is not None and self.image.image is not None:
+            self.image.setLevels(self.scene_model.window)
+
+    def _on_cursor(self) -> None:
+        base = self.scene_model.base
+        if base is None:
+            return
+        idx = self.scene_model.slice_index(self.plane)
+        if idx != self._slice_index:
+            self._slice_index = idx
+            self._redraw_slice()
+        v = self.scene_model.world_to_voxel(self.scene_model.cursor_world)
+        v = np.clip(np.round(v), 0, np.array(base.canonical.shape) - 1)
+        h, vert = PLANE_AXES[self.plane]
+        sh, sv = self._spacing()
+        self.vline.setPos(v[h] * sh)
+        self.hline.setPos(v[vert] * sv)
+        n = base.canonical.shape[PLANE_NORMAL_AXIS[self.plane]]
+        self._title.setText(f"{self.plane.capitalize()}  {idx + 1}/{n}")
+        self._title.adjustSize()
+
+    def _slice(self, arr: np.ndarray) -> np.ndarray:
+        return np.take(arr, self._slice_index or 0, axis=PLANE_NORMAL_AXIS[self.plane])
+
+    def _redraw_slice(self) -> None:
+        base = self.scene_model.base
+        if base is None:
+            return
+        sl = self._slice(base.canonical.data)
+        self.image.setImage(sl, autoLevels=False, levels=self.scene_model.window)
+        self.image.setRect(self._rect(sl.shape))
+        for layer, item in self._layer_items.values():
+            self._draw_layer(layer, item)
+
+    def _draw_layer(self, layer: Layer, item: pg.ImageItem) -> None:
+        item.setVisible(layer.visible)
+        item.setOpacity(layer.opacity)
+        if not layer.visible:
+            return
+        sl = self._slice(layer.data)
+        if isinstance(layer, LabelLayer) and layer.outline:
+            sl = label_outline(sl)
+        item.setLookupTable(layer.lut())  # type: ignore[attr-defined]
+        item.setImage(sl, autoLevels=False, levels=layer.levels)  # type: ignore[attr-defined]
+        item.setRect(self._rect(sl.shape))
+
+    def _on_layers(self) -> None:
+        for layer, item in self._layer_items.values():
+            layer.changed.disconnect(self._on_layer_changed)
+            self.vb.removeItem(item)
+        self._layer_items.clear()
+        base = self.scene_model.base
+        for z, layer in enumerate(self.scene_model.layers):
+            if not isinstance(layer, (LabelLayer, HeatmapLayer)) or not layer.fits(base):
+                continue
+            item = pg.ImageItem(axisOrder="col-major")
+            item.setZValue(10 + z)
+            self.vb.addItem(item)
+            self._layer_items[id(layer)] = (layer, item)
+            layer.changed.connect(self._on_layer_changed)
+            if self._slice_index is not None:
+                self._draw_layer(layer, item)
+
+    def _on_layer_changed(self, layer: Layer) -> None:
+        entry = self._layer_items.get(id(layer))
+        if entry is not None and self._slice_index is not None:
+            self._draw_layer(*entry)
+
+    # ---- user gestures -------------------------------------------------------------------------------
+    def _on_click(self, point: QPointF) -> None:
+        if self.scene_model.base is None:
+            return
+        self.activated.emit(self.plane)
+        self.scene_model.set_cursor_voxel(self.view_to_voxel(point))
+
+    def _scroll(self, step: int) -> None:
+        self.activated.emit(self.plane)
+        self.scene_model.move_slice(self.plane, step)
+
+    def _on_window_drag(self, dx: float, dy: float) -> None:
+        # right/left widens/narrows the window, down/up darkens/brightens (centre moves up/down)
+        self.scene_model.adjust_window(dy * 0.002, dx * 0.005)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self.scene_model.base is None or not self.vb.sceneBoundingRect().contains(scene_pos):
+            self.hovered.emit(None)
+            return
+        v = np.round(self.view_to_voxel(self.vb.mapSceneToView(scene_pos))).astype(int)
+        shape = np.array(self.scene_model.base.canonical.shape)
+        self.hovered.emit(v if np.all((v >= 0) & (v < shape)) else None)
+
+    def keyPressEvent(self, ev) -> None:  # noqa: N802
+        key = ev.key()
+        if key in (Qt.Key.Key_PageUp, Qt.Key.Key_Up):
+            self._scroll(1)
+        elif key in (Qt.Key.Key_PageDown, Qt.Key.Key_Down):
+            self._scroll(-1)
+        else:
+            super().keyPressEvent(ev)
+
+    def focusInEvent(self, ev) -> None:  # noqa: N802
+        super().focusInEvent(ev)
+        self.activated.emit(self.plane)
+
+    def leaveEvent(self, ev) -> None:  # noqa: N802
+        super().leaveEvent(ev)
+        self.hovered.emit(None)
+
+    def disconnect_scene(self) -> None:
+        """Stop listening (the window is closing); the scene may outlive this view in tests."""
+        s = self.scene_model
+        s.series_changed.disconnect(self._on_series)
+        s.cursor_changed.disconnect(self._on_cursor)
+        s.window_changed.disconnect(self._on_window)
+        s.layers_changed.disconnect(self._on_layers)
