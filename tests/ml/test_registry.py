@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -40,6 +41,9 @@ def test_round_trip(tmp_path: Path) -> None:
     assert [m["name"] for m in manifest["models"]] == ["tiny"]
     assert manifest["models"][0]["extra"] == {"temperature": 1.5}
     assert not list(tmp_path.glob("*.tmp")) and not (tmp_path / "manifest.json.lock").exists()
+    if os.name == "posix":  # readable by everyone once installed system-wide
+        assert (tmp_path / "tiny.safetensors").stat().st_mode & 0o044 == 0o044
+        assert (tmp_path / "manifest.json").stat().st_mode & 0o044 == 0o044
 
 
 def test_tampered_copy_rejected(tmp_path: Path) -> None:

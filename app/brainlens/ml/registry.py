@@ -164,6 +164,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped models must be readable by every user
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
