@@ -215,14 +215,15 @@ class MainWindow(QMainWindow):
         self.settings.setValue("paths/last_dir", str(path if path.is_dir() else path.parent))
         return self._start_load(load_study, str(path), label=path.name or str(path), source=path)
 
-    def open_demo(self) -> JobHandle:
-        return self._start_load(demo_study, label="synthetic phantom", source=None)
+    def open_demo(self, **phantom: object) -> JobHandle:
+        """The synthetic phantom (``phantom`` may set ``shape`` / ``spacing_mm``, e.g. smaller in tests)."""
+        return self._start_load(demo_study, label="synthetic phantom", source=None, **phantom)
 
-    def _start_load(self, func, *args, label: str, source: Path | None) -> JobHandle:
+    def _start_load(self, func, *args, label: str, source: Path | None, **kwargs: object) -> JobHandle:
         if self.load_job is not None and not self.load_job.done:
             self.load_job.cancel()  # the newer request wins; the old result will be ignored
         self.last_error = None
-        job = self.runner.submit(func, *args, name=f"open {label}")
+        job = self.runner.submit(func, *args, name=f"open {label}", **kwargs)
         self.load_job = job
         job.progress.connect(lambda f, m: self._on_progress(job, f, m))
         job.result.connect(lambda loaded: self._on_loaded(job, loaded, source))
