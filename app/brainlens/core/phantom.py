@@ -5,7 +5,7 @@ Used by ``brainlens --demo`` and by tests; it is clearly titled as synthetic (``
 
 Stable API (other modules and tests rely on it):
 
-- ``make_head_phantom(shape=(128, 160, 128), spacing_mm=1.25, seed=0, orientation="LPS") -> Study``
+- ``make_head_phantom(shape=(112, 136, 112), spacing_mm=1.4, seed=0, orientation="LPS") -> Study``
   with four series in the order flair, t1, t1ce, t2 (``Volume.sequence`` set). The arrays are int16 on a
   grid stored ``orientation``-wise ("LPS" like DICOM/BraTS, or "RAS"), so display code has to reorient.
 - ``phantom_label_map(study_or_volume) -> Volume``: the uint8 ground truth on the same grid, BraTS labels
@@ -68,20 +68,24 @@ def _tissues(shape: tuple[int, int, int], spacing: float, rng: np.random.Generat
     centre = (0.0, -0.02 * ext[1], 0.1 * ext[2])
     wobble = _smooth_noise(rng, shape, 24)
     r = _ellipsoid_r(x, y, z, centre, (0.86 * ext[0], 0.86 * ext[1], 0.82 * ext[2])) * (1 + 0.015 * wobble)
-    floor = -0.3 * ext[2]  # the brain stops here; skull base and neck below
+    # skull base: higher in the middle (sella) and at the front (anterior fossa), temporal lobes reach lower
+    floor = (-0.34 * ext[2] + 0.12 * ext[2] * np.exp(-((x / (0.25 * ext[0])) ** 2))
+             + 0.14 * ext[2] * np.clip(y / (0.86 * ext[1]), 0, 1))
     neck = (np.sqrt((x / (0.5 * ext[0])) ** 2 + ((y + 0.1 * ext[1]) / (0.55 * ext[1])) ** 2) < 1) & (z < 0)
+    rc = _ellipsoid_r(x, y, z, (0.0, -0.5 * ext[1], -0.4 * ext[2]), (0.5 * ext[0], 0.27 * ext[1], 0.19 * ext[2]))
+    stem = (np.sqrt(x ** 2 + (y + 0.16 * ext[1]) ** 2) < 0.1 * ext[0]) & (r < 0.87) & (z < floor)
+    inside = r < 0.87
 
     t = np.zeros(shape, dtype=np.uint8)
     t[(r < 1.0) | neck] = _SCALP
     t[((r < 0.96) & (z < floor)) | (neck & (z < floor))] = _MUSCLE
     t[(r < 0.94) & (z >= floor)] = _SKULL
-    t[(r < 0.87) & (z >= floor + 3 * spacing)] = _CSF
-    brain = (r < 0.84) & (z >= floor + 5 * spacing)
-    stem = (np.sqrt(x ** 2 + (y + 0.12 * ext[1]) ** 2) < 0.11 * ext[0]) & (r < 0.87)
+    t[inside & (z >= floor + 2 * spacing)] = _CSF
+    t[inside & (rc < 1.1)] = _CSF
+    brain = (r < 0.84) & (z >= floor + 4 * spacing)
     gyri = _smooth_noise(rng, shape, 6)
     t[brain] = _GM
     t[brain & (r < 0.77 + 0.04 * gyri)] = _WM
-    t[stem & (z < floor + 5 * spacing)] = _WM
     # sulci: CSF cutting into the cortex where a finer noise field peaks
     sulci = _smooth_noise(rng, shape, 4)
     t[brain & (r > 0.74) & (sulci > 0.5)] = _CSF
@@ -92,7 +96,17 @@ def _tissues(shape: tuple[int, int, int], spacing: float, rng: np.random.Generat
         rv = _ellipsoid_r(x, y, z, (side * 0.11 * ext[0], 0.02 * ext[1], 0.12 * ext[2]),
                           (0.07 * ext[0], 0.26 * ext[1], 0.12 * ext[2]))
         t[rv < 1.0] = _CSF
-    brain |= stem
+    # cerebellum (grey with a white core, folia as in the cortex) and brainstem
+    cereb = inside & (rc < 1.0)
+    t[cereb] = _GM
+    t[cereb & ((rc < 0.55) | ((rc < 0.85) & (sulci > 0.3)))] = _WM
+    t[stem] = _WM
+    # eyes in fatty orbits, in front of the skull base
+    for side in (-1, 1):
+        re = _ellipsoid_r(x, y, z, (side * 0.3 * ext[0], 0.7 * ext[1], -0.2 * ext[2]), (0.11 * ext[0],) * 3)
+        t[(re < 1.5) & (r < 1.0)] = _SCALP
+        t[re < 1.0] = _CSF
+    brain |= stem | cereb
 
     # lesion in the right hemisphere: necrotic core, enhancing rim, oedema spreading mostly in white matter
     c = (0.36 * ext[0], 0.2 * ext[1], 0.3 * ext[2])
@@ -128,7 +142,7 @@ def _check(shape, spacing_mm, orientation) -> tuple[tuple[int, int, int], float]
     return shape, float(spacing_mm)  # type: ignore[return-value]
 
 
-def make_head_phantom_with_labels(shape: tuple[int, int, int] = (128, 160, 128), spacing_mm: float = 1.25,
+def make_head_phantom_with_labels(shape: tuple[int, int, int] = (112, 136, 112), spacing_mm: float = 1.4,
                                   seed: int = 0, orientation: str = "LPS") -> tuple[Study, Volume]:
     """The four-sequence phantom Study and its uint8 BraTS-convention label Volume (same grid)."""
     shape, spacing = _check(shape, spacing_mm, orientation)
@@ -139,11 +153,16 @@ def make_head_phantom_with_labels(shape: tuple[int, int, int] = (128, 160, 128),
     bias = (1.0 + 0.08 * _smooth_noise(rng, shape, 32)).astype(np.float32)
     series = []
     for seq, contrast in _CONTRAST.items():
-        img = np.asarray(contrast, dtype=np.float32)[tissue] * bias
-        img = ndimage.gaussian_filter(img, 0.6)  # partial volume at tissue borders
-        sigma = 0.025 * max(contrast)
-        noise = rng.standard_normal((2,) + shape, dtype=np.float32) * sigma
-        img = np.sqrt((img + noise[0]) ** 2 + noise[1] ** 2)  # Rician magnitude noise, like real MR
+        img = np.asarray(contrast, dtype=np.float32)[tissue]
+        img *= bias
+        img = ndimage.gaussian_filter(img, 0.6, truncate=3.0)  # partial volume at tissue borders
+        sigma = np.float32(0.025 * max(contrast))
+        real = rng.standard_normal(shape, dtype=np.float32)
+        real *= sigma
+        real += img
+        imag = rng.standard_normal(shape, dtype=np.float32)
+        imag *= sigma
+        img = np.hypot(real, imag, out=real)  # Rician magnitude noise, like real MR
         meta = {"synthetic": True, "phantom": dict(params), "modality": "MR (synthetic)"}
         series.append(Volume(_orient(np.round(img).astype(np.int16), orientation), affine.copy(),
                              f"Synthetic phantom - {_TITLES[seq]}", seq, meta))
@@ -158,7 +177,7 @@ def make_head_phantom_with_labels(shape: tuple[int, int, int] = (128, 160, 128),
     return study, labels
 
 
-def make_head_phantom(shape: tuple[int, int, int] = (128, 160, 128), spacing_mm: float = 1.25, seed: int = 0,
+def make_head_phantom(shape: tuple[int, int, int] = (112, 136, 112), spacing_mm: float = 1.4, seed: int = 0,
                       orientation: str = "LPS") -> Study:
     """Four co-registered synthetic sequences (flair, t1, t1ce, t2) with a lesion; see the module doc."""
     return make_head_phantom_with_labels(shape, spacing_mm, seed, orientation)[0]

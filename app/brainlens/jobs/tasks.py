@@ -110,13 +110,15 @@ def demo_heatmap(labels: Volume, scale_mm: float = 12.0) -> np.ndarray:
     return np.exp(-dist / scale_mm).astype(np.float32)
 
 
-def demo_study(progress: Progress, cancel: CancelFlag, shape: tuple[int, int, int] = (128, 160, 128),
-               spacing_mm: float = 1.25) -> LoadedStudy:
-    """The synthetic phantom with its ground truth as a label layer and a derived heatmap (hidden)."""
+def demo_study(progress: Progress, cancel: CancelFlag, **phantom: object) -> LoadedStudy:
+    """The synthetic phantom with its ground truth as a label layer and a derived heatmap (hidden).
+
+    ``phantom`` goes to ``make_head_phantom_with_labels`` (shape, spacing_mm, seed); defaults otherwise.
+    """
     from brainlens.core.phantom import make_head_phantom_with_labels
 
     progress(0.05, "building synthetic phantom")
-    study, labels = make_head_phantom_with_labels(shape=shape, spacing_mm=spacing_mm)
+    study, labels = make_head_phantom_with_labels(**phantom)  # type: ignore[arg-type]
     if cancel():
         raise Cancelled("cancelled")
     loaded = prepare_study(study, progress, cancel)
