@@ -102,12 +102,18 @@ def validate(model: Any, cases: list[tuple[np.ndarray, np.ndarray]], keep: tuple
     return list(np.mean(scores, axis=0))
 
 
-def lr_lambda(total: int, warmup: int = 50, floor: float = 0.02):
-    def f(step: int) -> float:
-        w = min(1.0, (step + 1) / warmup)
-        t = min(step, total) / max(total, 1)
-        return w * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
-    return f
+def lr_factor(step: int, total: int, warmup: int = 50, floor: float = 0.02) -> float:
+    """Linear warm-up then cosine decay to ``floor`` at ``total`` steps."""
+    w = min(1.0, (step + 1) / warmup)
+    t = min(step, total) / max(total, 1)
+    return w * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def replan_total(step: int, seconds_per_step: float, remaining_s: float, epoch_steps: int) -> int:
+    """Total steps that fit the remaining wall time at the measured rate (the machine is shared, so the
+    rate drifts; re-planning each epoch keeps the cosine schedule ending inside the budget)."""
+    more = int(max(0.0, remaining_s) / max(seconds_per_step, 1e-3)) // epoch_steps * epoch_steps
+    return step + more
 
 
 def _save(obj: Any, path: Path) -> None:
@@ -137,6 +143,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epoch-steps", type=int, default=60)
     p.add_argument("--max-steps", type=int, default=100_000)
     p.add_argument("--patience", type=int, default=10, help="epochs without validation gain before stopping")
+    p.add_argument("--no-replan", dest="replan", action="store_false",
+                   help="keep the step count planned at calibration instead of re-fitting it to the budget")
     p.add_argument("--drop-p", type=float, default=0.5, help="sequence drop-out probability")
     return p.parse_args(argv)
 
@@ -221,21 +229,26 @@ def main(argv: list[str] | None = None) -> int:
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-5)
         rng = np.random.default_rng(args.seed)
         model.train()
-    total = state["total_steps"]
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, state["total_steps"]))
     if args.resume and ckpt.exists():
         sched.load_state_dict(saved["scheduler"])
 
-    bar = tqdm(total=total, initial=state["step"], disable=not sys.stderr.isatty(), desc="segmenter")
+    if args.resume and args.replan and state["history"]:  # fit the schedule to this run's budget now
+        last_rate = state["history"][-1]["epoch_s"] / args.epoch_steps
+        state["total_steps"] = min(args.max_steps, replan_total(state["step"], last_rate, budget_s - 90,
+                                                                args.epoch_steps))
+        _log(out, f"# re-planned on resume: {state['total_steps']} steps")
+    bar = tqdm(total=state["total_steps"], initial=state["step"], disable=not sys.stderr.isatty(),
+               desc="segmenter")
     losses: list[float] = []
     t_epoch = time.monotonic()
     stop_reason = "finished schedule"
-    while state["step"] < total:
+    while state["step"] < state["total_steps"]:
         losses.append(train_step())
         sched.step()
         state["step"] += 1
         bar.update(1)
-        if state["step"] % args.epoch_steps and state["step"] < total:
+        if state["step"] % args.epoch_steps and state["step"] < state["total_steps"]:
             continue
         state["epoch"] += 1
         d_all = validate(model, val)
@@ -252,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                "lr": sched.get_last_lr()[0], "val_dice": [round(d, 4) for d in d_all],
                "val_wt_flair_only": round(d_flair[0], 4), "epoch_s": round(time.monotonic() - t_epoch, 1)}
         state["history"].append(rec)
-        _log(out, f"epoch {rec['epoch']:3d} step {rec['step']:5d}/{total} loss {rec['loss']:.4f} "
+        _log(out, f"epoch {rec['epoch']:3d} step {rec['step']:5d}/{state['total_steps']} loss {rec['loss']:.4f} "
                   f"lr {rec['lr']:.2e} val dice WT/TC/ET {d_all[0]:.3f}/{d_all[1]:.3f}/{d_all[2]:.3f} "
                   f"mean {score:.3f}{' *' if improved else ''} | FLAIR-only WT {d_flair[0]:.3f} "
                   f"| {rec['epoch_s']:.0f} s")
@@ -260,6 +273,16 @@ def main(argv: list[str] | None = None) -> int:
                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "state": state,
                "args": {k: str(v) for k, v in vars(args).items()}}, ckpt)
         losses = []
+        if args.replan:
+            old = state["total_steps"]
+            remaining = budget_s - (time.monotonic() - t_start) - 30
+            rate = rec["epoch_s"] / args.epoch_steps
+            state["total_steps"] = min(args.max_steps,
+                                       replan_total(state["step"], rate, remaining, args.epoch_steps))
+            bar.total = state["total_steps"]
+            if state["total_steps"] != old:
+                _log(out, f"# re-planned: {state['total_steps']} steps fit the remaining "
+                          f"{remaining / 60:.1f} min")
         t_epoch = time.monotonic()
         if state["bad_epochs"] >= args.patience:
             stop_reason = f"early stop: no validation gain in {args.patience} epochs"
@@ -269,9 +292,10 @@ def main(argv: list[str] | None = None) -> int:
             break
     bar.close()
     _log(out, f"# done ({stop_reason}) at step {state['step']}; best val mean Dice {state['best']:.4f} "
-              f"at step {state['best_step']}; {state['train_seconds'] / 60:.1f} min training this run")
+              f"at step {state['best_step']}; {state['train_seconds'] / 60:.1f} min training in total")
     summary = {"stop_reason": stop_reason, "threads": args.threads, "batch": args.batch, "lr": args.lr,
-               "patch": list(PATCH), "steps": state["step"], "total_steps": total, "best_step": state["best_step"],
+               "patch": list(PATCH), "steps": state["step"], "total_steps": state["total_steps"],
+               "best_step": state["best_step"],
                "best_val_mean_dice": state["best"], "train_minutes": state["train_seconds"] / 60,
                "history": state["history"], "split": split, "drop_p": args.drop_p, "seed": args.seed}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
