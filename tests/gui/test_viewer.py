@@ -3,6 +3,8 @@ window/level, layers, layouts, errors, drag and drop, cine, grabbing to PNG."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -186,3 +188,35 @@ def test_cine_plays_through_slices(qtbot, window):
     qtbot.waitUntil(lambda: scene.slice_index("axial") != start, timeout=3000)
     window.act_cine.trigger()
     assert not window.ortho.cine_running
+
+
+def test_cancel_button_stops_a_load_and_keeps_study(qtbot, window):
+    import time
+
+    open_demo(qtbot, window)
+    before = window.scene_model.series
+
+    def slow_load():
+        while True:
+            time.sleep(0.02)
+            yield 0.3, "reading"
+
+    job = window._start_load(slow_load, label="slow study", source=None)
+    qtbot.waitSignal(job.progress, timeout=5000).wait()
+    assert window.progress.isVisible() and window.cancel_button.isVisible()
+    t0 = time.monotonic()
+    with qtbot.waitSignal(job.cancelled, timeout=1000):
+        window.cancel_button.click()
+    assert time.monotonic() - t0 < 1.0
+    assert not window.progress.isVisible() and window.scene_model.series is before
+
+
+def test_recent_studies_are_remembered(qtbot, window, tmp_path):
+    from brainlens.gui.settings import add_recent, recent_studies
+
+    for name in ("a", "b", "a"):
+        add_recent(window.settings, tmp_path / name)
+    assert recent_studies(window.settings) == [str(tmp_path / "a"), str(tmp_path / "b")]
+    window._fill_recent()
+    assert [a.text() for a in window.recent_menu.actions()][:2] == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert window.settings.fileName().startswith(os.environ["BRAINLENS_SETTINGS_DIR"])

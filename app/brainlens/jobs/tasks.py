@@ -125,7 +125,7 @@ def demo_study(progress: Progress, cancel: CancelFlag, **phantom: object) -> Loa
     progress(0.95, "overlays")
     loaded.focus_world = label_centroid_world(labels.data, labels.affine)
     loaded.layers.append(LayerSpec("label", DEMO_LABEL_LAYER, labels.data, loaded.initial,
-                                   {"label_names": dict(labels.metadata["label_names"]), "opacity": 0.45}))
+                                   {"label_names": dict(labels.metadata["label_names"]), "opacity": 0.4}))
     loaded.layers.append(LayerSpec("heatmap", DEMO_HEATMAP_LAYER, demo_heatmap(labels), loaded.initial,
                                    {"visible": False, "threshold": 0.05, "vmax": 1.0, "opacity": 0.5}))
     return loaded

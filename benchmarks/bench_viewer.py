@@ -1,0 +1,90 @@
+"""Viewer speed, run by hand (not a test): start-up to first window, demo load, slice scrolling rate.
+
+    .venv/bin/python benchmarks/bench_viewer.py [--study PATH] [--steps 200]
+
+Offscreen unless DISPLAY is set. Scrolling is measured as scene cursor steps in the axial plane with the
+three ortho views redrawing (what a wheel turn does), events processed after each step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("BRAINLENS_SETTINGS_DIR", tempfile.mkdtemp(prefix="brainlens-bench-"))
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+STARTUP = """
+import time; t0 = time.perf_counter()
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from brainlens.gui.main_window import MainWindow
+w = MainWindow(show_dialogs=False); w.show(); app.processEvents()
+import sys
+print(time.perf_counter() - t0, int(any(m in sys.modules for m in ("torch", "monai"))))
+"""
+
+
+def startup_seconds() -> tuple[float, bool]:
+    out = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True,
+                         env=dict(os.environ)).stdout.split()
+    return float(out[0]), out[1] == "1"
+
+
+def scroll_rate(window, app, steps: int) -> float:
+    scene = window.scene_model
+    n = scene.base.canonical.shape[2]
+    scene.set_cursor_voxel([*scene.cursor_voxel()[:2], 0])
+    app.processEvents()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        scene.move_slice("axial", 1 if (i // (n - 1)) % 2 == 0 else -1)
+        app.processEvents()
+    return steps / (time.perf_counter() - t0)
+
+
+def timed_load(window, app, opener) -> float:
+    t0 = time.perf_counter()
+    opener()
+    if not window.wait_for_load(600_000) or window.last_error:
+        raise SystemExit(f"load failed: {window.last_error}")
+    app.processEvents()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--study", help="also measure a real study (file or folder)")
+    ap.add_argument("--steps", type=int, default=200)
+    args = ap.parse_args()
+
+    secs, heavy = startup_seconds()
+    print(f"start-up to first window: {secs:.2f} s (torch/monai imported: {heavy})")
+
+    from PySide6.QtWidgets import QApplication
+
+    from brainlens.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(show_dialogs=False)
+    window.resize(1500, 940)
+    window.show()
+    print(f"demo phantom load (build + prepare + display): {timed_load(window, app, window.open_demo):.2f} s")
+    print(f"axial scrolling, ortho layout, phantom {window.scene_model.base.canonical.shape}: "
+          f"{scroll_rate(window, app, args.steps):.0f} slices/s")
+    if args.study:
+        secs = timed_load(window, app, lambda: window.open_path(args.study))
+        base = window.scene_model.base
+        print(f"open {args.study}: {secs:.2f} s, {len(window.scene_model.series)} series, "
+              f"shown {base.canonical.shape} {base.canonical.data.dtype}, {len(window.scene_model.layers)} layers")
+        print(f"axial scrolling, ortho layout, study: {scroll_rate(window, app, args.steps):.0f} slices/s")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
