@@ -210,7 +210,12 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str | Path) -> JobHandle:
+    def open_path(self, path: str | Path | list[str]) -> JobHandle:
+        """Open a file or folder (or several files of one study) on the job runner."""
+        if isinstance(path, list):
+            first = Path(path[0])
+            self.settings.setValue("paths/last_dir", str(first.parent))
+            return self._start_load(load_study, [str(p) for p in path], label=f"{len(path)} files", source=None)
         path = Path(path)
         self.settings.setValue("paths/last_dir", str(path if path.is_dir() else path.parent))
         return self._start_load(load_study, str(path), label=path.name or str(path), source=path)
@@ -325,13 +330,8 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         ev.acceptProposedAction()
-        if len(paths) > 1:
-            # one study at a time: several files from one folder mean that folder
-            parents = {str(Path(p).parent) for p in paths}
-            target = parents.pop() if len(parents) == 1 and all(Path(p).is_file() for p in paths) else paths[0]
-        else:
-            target = paths[0]
-        self.open_path(target)
+        # one study at a time: several dropped files are read together as one study
+        self.open_path(paths if len(paths) > 1 else paths[0])
 
     # ---- screenshots ---------------------------------------------------------------------------------
     def wait_for_load(self, timeout_ms: int = 300_000) -> bool:

@@ -46,7 +46,9 @@ class _SeriesRow(QWidget):
         pic.setFixedSize(THUMB, THUMB)
         pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
         pic.setPixmap(thumbnail(sd))
-        name = QLabel(f"<b>{sd.source.name or f'Series {index + 1}'}</b>")
+        title = sd.source.name or f"Series {index + 1}"
+        # zero-width spaces let long file-style names (a_b_c_flair) wrap instead of being cut off
+        name = QLabel(f"<b>{title.replace('_', '_&#8203;')}</b>")
         name.setWordWrap(True)
         info = QLabel(describe(sd))
         self.combo = QComboBox()

@@ -7,6 +7,7 @@ GUI thread only hands arrays to the renderer.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,14 +88,22 @@ def prepare_study(study: Study, progress: Progress, cancel: CancelFlag) -> Loade
     return loaded
 
 
-def load_study(path: str | Path, progress: Progress, cancel: CancelFlag) -> LoadedStudy:
-    """Read ``path`` (file or folder) with ``brainlens.io.load`` and prepare it for display."""
-    progress(0.0, f"reading {Path(path).name}")
+def load_study(path: str | Path | list[str], progress: Progress, cancel: CancelFlag) -> LoadedStudy:
+    """Read ``path`` (file, folder, or a list of files) with ``brainlens.io.load``; prepare it for display."""
+    label = f"{len(path)} files" if isinstance(path, list) else Path(path).name
+    progress(0.0, f"reading {label}")
     try:
         from brainlens.io import load  # imported here: io is optional until it lands, never at start-up
     except ImportError as exc:
         raise LoadError("this build cannot read image files (brainlens.io is missing)") from exc
-    study = load(Path(path))
+    target = [Path(p) for p in path] if isinstance(path, list) else Path(path)
+    params = inspect.signature(load).parameters
+    kwargs = {}
+    if "progress" in params:
+        kwargs["progress"] = lambda f, m="": progress(0.5 * min(max(f, 0.0), 1.0), m)
+    if "cancel" in params:
+        kwargs["cancel"] = cancel
+    study = load(target, **kwargs)
     if cancel():
         raise Cancelled("cancelled")
     progress(0.5, "read")
