@@ -220,3 +220,23 @@ def test_recent_studies_are_remembered(qtbot, window, tmp_path):
     window._fill_recent()
     assert [a.text() for a in window.recent_menu.actions()][:2] == [str(tmp_path / "a"), str(tmp_path / "b")]
     assert window.settings.fileName().startswith(os.environ["BRAINLENS_SETTINGS_DIR"])
+
+
+def test_single_slice_image_shows_one_plane_then_ortho_again(qtbot, window):
+    from pathlib import Path
+
+    from brainlens.core.volume import Study, Volume
+    from brainlens.jobs.tasks import prepare_study
+
+    flat = Volume(np.random.default_rng(0).random((40, 30)), np.diag([-1.0, -1.0, 1.0, 1.0]), "photo",
+                  warnings=["pixel spacing unknown for a plain image: 1 mm assumed"])
+
+    job = window._start_load(lambda progress, cancel: prepare_study(Study([flat], Path("photo.png")), progress,
+                                                                    cancel), label="photo", source=None)
+    with qtbot.waitSignal(job.finished, timeout=10000):
+        pass
+    assert window.ortho.mode == "axial" and window.ortho.preferred == "ortho"
+    assert not window.ortho.views["coronal"].isVisible()
+    assert any("1 warning" in lbl.text() for lbl in window.browser.rows()[0].findChildren(mw.QLabel))
+    open_demo(qtbot, window)
+    assert window.ortho.mode == "ortho" and window.ortho.views["coronal"].isVisible()

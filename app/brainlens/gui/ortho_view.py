@@ -29,7 +29,9 @@ class OrthoView(QWidget):
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(2)
         self.mode = ""
+        self.preferred = "ortho"  # what the user chose; a single-slice image overrides it while shown
         self.set_layout_mode("ortho")
+        scene.series_changed.connect(self._fit_layout_to_series)
         self._cine = QTimer(self)
         self._cine.setInterval(100)
         self._cine.timeout.connect(self._cine_step)
@@ -41,6 +43,23 @@ class OrthoView(QWidget):
         """``ortho``: axial large on the left, coronal and sagittal stacked; otherwise one plane."""
         if mode not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
+        self.preferred = mode
+        self._apply_mode(self._flat_plane() or mode)
+
+    def _flat_plane(self) -> str | None:
+        """The only plane worth showing when the series is a single slice (a 2D image), else None."""
+        base = self.scene_model.base
+        if base is None:
+            return None
+        for plane in PLANES:
+            if base.canonical.shape[PLANE_NORMAL_AXIS[plane]] == 1:
+                return plane
+        return None
+
+    def _fit_layout_to_series(self) -> None:
+        self._apply_mode(self._flat_plane() or self.preferred)
+
+    def _apply_mode(self, mode: str) -> None:
         if mode == self.mode:
             return
         for view in self.views.values():

@@ -33,8 +33,7 @@ def describe(series: SeriesDisplay) -> str:
     vol = series.source
     dims = " x ".join(str(s) for s in vol.shape)
     sp = " x ".join(f"{s:.2g}" for s in vol.spacing)
-    unknown = "" if vol.spacing_known else " (spacing unknown)"
-    return f"{dims} voxels\n{sp} mm{unknown}"
+    return f"{dims} voxels\n{sp} mm" + ("" if vol.spacing_known else " (assumed)")
 
 
 class _SeriesRow(QWidget):
@@ -60,6 +59,11 @@ class _SeriesRow(QWidget):
         text.setSpacing(1)
         text.addWidget(name)
         text.addWidget(info)
+        if sd.source.warnings:
+            warn = QLabel(f"&#9888; {len(sd.source.warnings)} warning(s)")
+            warn.setStyleSheet("color: #c80;")
+            warn.setToolTip("\n".join(sd.source.warnings))
+            text.addWidget(warn)
         seq_row = QHBoxLayout()
         seq_row.addWidget(QLabel("Sequence:"))
         seq_row.addWidget(self.combo, 1)
