@@ -24,6 +24,9 @@ def test_demo_screenshot_writes_png(qapp, tmp_path):
     colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
     assert len(colours) > 100
     assert [p.name for p in tmp_path.iterdir()] == ["demo.png"]  # no temp files left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not mkstemp's 0600
 
 
 def test_screenshot_of_unreadable_path_is_exit_2_and_no_png(qapp, tmp_path, capsys):

@@ -36,6 +36,15 @@ from brainlens.gui.study_browser import StudyBrowser
 from brainlens.jobs.runner import JobHandle, JobRunner
 from brainlens.jobs.tasks import LoadedStudy, demo_study, load_study
 
+CONTROLS_HELP = (
+    "Left click or drag: move the cursor (all three planes follow)\n"
+    "Wheel, PgUp/PgDn, Up/Down: previous/next slice\n"
+    "Right drag: window/level (left-right: width, up-down: level)\n"
+    "Ctrl+wheel: zoom    Middle drag: pan    R: reset view\n"
+    "Space: cine (play through the slices of the last used plane)\n"
+    f"Display convention: {CONVENTION}; sagittal views show anterior on the left.")
+ABOUT_TEXT = ("<b>BrainLens</b> - brain MRI viewer with on-device AI.<br>"
+              "Not a medical device: results are for research and education.")
 OPEN_FILTER = ("Images (*.dcm *.DCM *.ima *.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.png *.jpg *.jpeg *.tif "
                "*.tiff);;All files (*)")
 
@@ -159,6 +168,11 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(self.act_reset)
         view.addAction(self.act_cine)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&Mouse and keys", lambda: QMessageBox.information(
+            self, "Mouse and keys", CONTROLS_HELP)))
+        help_menu.addAction(self._action("&About BrainLens", lambda: QMessageBox.about(
+            self, "About BrainLens", ABOUT_TEXT)))
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -300,7 +314,7 @@ class MainWindow(QMainWindow):
         i, j, k = info["source_voxel"]
         x, y, z = info["world_mm"]
         where = "Mouse" if voxel is not None else "Cursor"
-        text = (f"{where}  voxel [{i}, {j}, {k}]   RAS ({x:.1f}, {y:.1f}, {z:.1f}) mm   "
+        text = (f"{where}  voxel [{i}, {j}, {k}] (file grid)   RAS ({x:.1f}, {y:.1f}, {z:.1f}) mm   "
                 f"value {info['value']:.6g}")
         for name, value in info["labels"].items():
             if value:
@@ -357,6 +371,9 @@ class MainWindow(QMainWindow):
         try:
             if not pixmap.save(tmp, "PNG"):
                 raise OSError(f"could not write {path}")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a screenshot is an ordinary file
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
