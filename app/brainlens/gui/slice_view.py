@@ -207,15 +207,20 @@ class SliceView(pg.GraphicsView):
         for layer, item in self._layer_items.values():
             self._draw_layer(layer, item)
 
-    def _draw_layer(self, layer: Layer, item: pg.ImageItem) -> None:
+    @staticmethod
+    def _style_layer(layer: Layer, item: pg.ImageItem) -> None:
+        """Display state that does not depend on the slice: set when the layer changes, not per slice."""
         item.setVisible(layer.visible)
         item.setOpacity(layer.opacity)
-        if not layer.visible:
+        item.setLookupTable(layer.lut())  # type: ignore[attr-defined]
+        item.setLevels(layer.levels)  # type: ignore[attr-defined]
+
+    def _draw_layer(self, layer: Layer, item: pg.ImageItem) -> None:
+        if not layer.visible:  # hidden layers are not sliced; showing one redraws it
             return
         sl = self._slice(layer.data)
         if isinstance(layer, LabelLayer) and layer.outline:
             sl = label_outline(sl)
-        item.setLookupTable(layer.lut())  # type: ignore[attr-defined]
         item.setImage(sl, autoLevels=False, levels=layer.levels)  # type: ignore[attr-defined]
         item.setRect(self._rect(sl.shape))
 
@@ -233,13 +238,16 @@ class SliceView(pg.GraphicsView):
             self.vb.addItem(item)
             self._layer_items[id(layer)] = (layer, item)
             layer.changed.connect(self._on_layer_changed)
+            self._style_layer(layer, item)
             if self._slice_index is not None:
                 self._draw_layer(layer, item)
 
     def _on_layer_changed(self, layer: Layer) -> None:
         entry = self._layer_items.get(id(layer))
-        if entry is not None and self._slice_index is not None:
-            self._draw_layer(*entry)
+        if entry is not None:
+            self._style_layer(*entry)
+            if self._slice_index is not None:
+                self._draw_layer(*entry)
 
     # ---- user gestures -------------------------------------------------------------------------------
     def _on_click(self, point: QPointF) -> None:

@@ -175,7 +175,8 @@ class JobRunner(QObject):
         return list(self._active)
 
     def submit(self, func: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any) -> JobHandle:
-        handle = JobHandle(name or getattr(func, "__name__", "job"), self)
+        # no Qt parent: the handle lives while the runner (until finished) or a caller references it
+        handle = JobHandle(name or getattr(func, "__name__", "job"))
         worker = _Worker(func, args, kwargs, handle.abort)
         queued = Qt.ConnectionType.QueuedConnection
         s = worker.signals
