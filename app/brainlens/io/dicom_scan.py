@@ -207,8 +207,8 @@ def _pydicom_header(path: Path) -> tuple[Dataset, int | None, str] | None:
         ds = pydicom.dcmread(fp, stop_before_pixels=True, force=force)
         offset = fp.tell()
         tag = fp.read(4)
-    if force and not any(t in ds for t in (T_SOP_CLASS, T_ROWS, T_SERIES_UID, T_MODALITY)):
-        return None  # force=True parsed something, but nothing DICOM-like
+    if not any(t in ds for t in (T_SOP_CLASS, T_ROWS, T_SERIES_UID, T_MODALITY)):
+        return None  # pydicom parsed something (it is lenient), but nothing DICOM-like
     has_pixels = len(tag) == 4 and (_tag(tag, "little") in PIXEL_TAGS or _tag(tag, "big") in PIXEL_TAGS)
     meta = getattr(ds, "file_meta", None)
     # no meta: pydicom guessed the encoding; implicit VR little endian is the DICOM default

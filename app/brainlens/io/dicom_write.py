@@ -20,11 +20,13 @@ _LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 def _ds(value: float) -> str:
-    """A DICOM decimal string (at most 16 characters) that keeps sub-micrometre precision."""
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    if text in ("-0", ""):
-        text = "0"
-    return text[:16]
+    """A DICOM decimal string (at most 16 characters) with as many significant digits as fit."""
+    value = 0.0 if abs(value) < 1e-9 else float(value)
+    for digits in range(12, 3, -1):
+        text = f"{value:.{digits}g}"
+        if len(text) <= 16:
+            return text
+    return f"{value:.3e}"
 
 
 def slice_datasets(data: np.ndarray, affine: np.ndarray, *, description: str = "",

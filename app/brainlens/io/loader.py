@@ -6,6 +6,7 @@ Every failure the user can cause ends as a LoadError whose message is one readab
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def load(path: PathLike | Sequence[PathLike], volume_index: int = 0, *, progress
     let a job runner report and stop the work. Raises LoadError with a one-line reason.
     """
     try:
-        return _load(path, volume_index, progress, cancel)
+        with warnings.catch_warnings():
+            # readers warn about odd-but-readable files on stderr; what matters reaches Volume.warnings
+            warnings.simplefilter("ignore")
+            return _load(path, volume_index, progress, cancel)
     except BrainLensError:
         raise
     except MemoryError:
