@@ -51,3 +51,9 @@ def test_gui_modules_do_not_import_torch():
                           cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_absurd_path_is_one_line_not_a_traceback(qapp, tmp_path, capsys):
+    assert main(["x" * 5000, "--screenshot", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]

@@ -231,7 +231,8 @@ class MainWindow(QMainWindow):
             self.settings.setValue("paths/last_dir", str(first.parent))
             return self._start_load(load_study, [str(p) for p in path], label=f"{len(path)} files", source=None)
         path = Path(path)
-        self.settings.setValue("paths/last_dir", str(path if path.is_dir() else path.parent))
+        # os.path.isdir, unlike Path.is_dir, never raises (over-long or odd names are the loader's to report)
+        self.settings.setValue("paths/last_dir", str(path if os.path.isdir(path) else path.parent))
         return self._start_load(load_study, str(path), label=path.name or str(path), source=path)
 
     def open_demo(self, **phantom: object) -> JobHandle:
