@@ -26,8 +26,14 @@ def _cam_net(clf: Classifier) -> torch.nn.Module:
         # fires) and backward stops there instead of running through the whole network.
         for p in net.parameters():
             p.requires_grad_(False)
-        for p in gradcam_layer(net).parameters():
-            p.requires_grad_(True)
+        # The target stage may hold no parameters (GBMnet's last max-pool): use the nearest one that does.
+        stages = list(net.features)
+        for stage in reversed(stages[:stages.index(gradcam_layer(net)) + 1]):
+            params = list(stage.parameters())
+            if params:
+                for p in params:
+                    p.requires_grad_(True)
+                break
         clf.cam_net = net
     return clf.cam_net
 

@@ -1,0 +1,54 @@
+"""Helpers for classifier tests: a randomly initialised classifier exported through the real registry
+(so engine, hash check and CLI run end to end without the bundled weights), and the bundled-model probe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def export_random_classifier(directory: Path, arch: str = "brainresnet", seed: int = 0) -> Path:
+    """Write <directory>/<arch>.safetensors + manifest with OOD statistics fitted on random-image features."""
+    import torch
+
+    from brainlens.ml import classifier_ood
+    from brainlens.ml.classifier_engine import PREPROCESS_ID, embed
+    from brainlens.ml.classifier_models import CLASS_NAMES, build_model
+    from brainlens.ml.registry import write_weights
+
+    torch.manual_seed(seed)
+    net = build_model(arch).eval()
+    with torch.no_grad():
+        feats = embed(net, torch.randn(24, 1, 256, 256)).numpy()
+    ood = classifier_ood.fit(feats, np.arange(24) % 4, 4)
+    extra = {"arch": arch, "temperature": 1.5, "entropy_threshold": 1.2, "ood_threshold": 1e6,
+             "ood_feature_scale": ood.scale, "mc_samples": 4}
+    write_weights({**net.state_dict(), **ood.to_tensors()}, arch, "test", "classifier",
+                  input={"size": [256, 256], "channels": 1, "preprocess": PREPROCESS_ID},
+                  labels=list(CLASS_NAMES), extra=extra, directory=directory, half=arch == "gbmnet")
+    return directory
+
+
+def require_bundled(name: str = "brainresnet") -> Path:
+    """The repo's models/ folder, or skip when its manifest does not (yet) list `name`."""
+    from brainlens.ml.registry import load_manifest
+
+    if name not in load_manifest(BUNDLED_MODELS):
+        pytest.skip(f"bundled model '{name}' not in models/manifest.json (run brainlens.training.evaluate_classifier)")
+    return BUNDLED_MODELS
+
+
+def head_like(size: int = 224, seed: int = 0) -> np.ndarray:
+    """A synthetic slice with a bright 'head' ellipse, darker 'brain' and a blob, on a black background."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    c = size / 2
+    head = ((xx - c) / (0.38 * size)) ** 2 + ((yy - c) / (0.45 * size)) ** 2 <= 1
+    brain = ((xx - c) / (0.32 * size)) ** 2 + ((yy - c) / (0.39 * size)) ** 2 <= 1
+    blob = (xx - 0.6 * size) ** 2 + (yy - 0.4 * size) ** 2 <= (0.08 * size) ** 2
+    img = np.where(head, 200, 0) - np.where(brain, 90, 0) + np.where(blob, 120, 0)
+    rng = np.random.default_rng(seed)
+    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
