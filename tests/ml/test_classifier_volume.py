@@ -13,8 +13,7 @@ from brainlens.core.phantom import make_head_phantom
 from brainlens.core.volume import Volume
 from brainlens.ml.classifier_engine import load_classifier
 from brainlens.ml.classify import ClassificationResult
-from brainlens.ml.classify_volume import classify_volume, display_slice, signal_mask, summarise, \
-    to_canonical_slice
+from brainlens.ml.classify_volume import classify_volume, display_slice, signal_mask, summarise, to_canonical_slice
 from brainlens.ml.gradcam import gradcam
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from brainlens.training.dedup import DHASH_MAX_BITS, THUMB_MIN_CORR, dhash_bits, group_duplicates, group_split, \
-    thumb_vector
+from brainlens.training.dedup import (
+    DHASH_MAX_BITS,
+    THUMB_MIN_CORR,
+    dhash_bits,
+    group_duplicates,
+    group_split,
+    thumb_vector,
+)
 
 
 def _distinct_images(n: int, seed: int = 0) -> list[np.ndarray]:
