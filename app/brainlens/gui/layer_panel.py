@@ -110,6 +110,7 @@ class LayerPanel(QWidget):
         lay.addWidget(scroll)
         scene.layers_changed.connect(self.rebuild)
         scene.series_changed.connect(self.rebuild)
+        self.rebuild()
 
     def rebuild(self) -> None:
         for row in self.rows:

@@ -113,6 +113,7 @@ class SliceView(pg.GraphicsView):
         scene.cursor_changed.connect(self._on_cursor)
         scene.window_changed.connect(self._on_window)
         scene.layers_changed.connect(self._on_layers)
+        self._on_series()  # a view created after a study was opened starts from the scene's state
 
     # ---- overlays ------------------------------------------------------------------------------------
     def _overlay_label(self, text: str, bold: bool = True) -> QLabel:

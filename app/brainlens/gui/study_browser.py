@@ -94,6 +94,7 @@ class StudyBrowser(QWidget):
         lay.addWidget(self.list, 1)
         self._shown: list[SeriesDisplay] | None = None
         scene.series_changed.connect(self._on_series_changed)
+        self._on_series_changed()
 
     def rows(self) -> list[_SeriesRow]:
         return [self.list.itemWidget(self.list.item(i)) for i in range(self.list.count())]  # type: ignore
