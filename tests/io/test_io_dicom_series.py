@@ -139,6 +139,18 @@ def test_series_with_mixed_sizes_is_split(tmp_path):
     assert all(any("split" in w for w in v.warnings) for v in study.series)
 
 
+def test_multi_echo_series_is_split_by_echo_not_deduplicated(tmp_path):
+    uid = generate_uid()
+    for echo in (1, 2):
+        write_series(random_volume((16, 16, 4), seed=echo), np.eye(4), tmp_path / f"e{echo}", series_uid=uid,
+                     description="dual echo", extra={"EchoNumbers": echo})
+    study = load(tmp_path)
+    assert [v.name for v in study.series] == ["1 dual echo [1/2]", "1 dual echo [2/2]"]
+    assert not any("share a position" in w for v in study.series for w in v.warnings)
+    np.testing.assert_array_equal(sorted(v.data.sum() for v in study.series),
+                                  sorted(random_volume((16, 16, 4), seed=e).sum() for e in (1, 2)))
+
+
 def test_single_2d_file_is_a_one_slice_volume(tmp_path):
     path = write_series(random_volume((16, 12, 1)), np.diag([0.5, 0.7, 3.0, 1.0]), tmp_path)[0]
     vol = load(path).series[0]

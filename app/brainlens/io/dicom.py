@@ -27,7 +27,7 @@ WORKERS = 4  # threads overlap file I/O and the C decoders; header parsing holds
 
 def _stack_key(s: SliceRef) -> tuple:
     iop = tuple(np.round(s.orientation, 3)) if s.orientation is not None else None
-    return (s.file.series_uid, iop, s.file.rows, s.file.cols)
+    return (s.file.series_uid, iop, s.file.rows, s.file.cols, s.file.stack_id)
 
 
 def _sop_name(uid: str) -> str:
@@ -47,7 +47,8 @@ def load_dicom_files(paths: list[Path], *, progress: Progress | None = None,
     ``explicit``: the user named these files, so a file that is not DICOM is an error, not a skip.
     """
     _check(cancel)
-    files, bad = read_headers(paths, WORKERS)
+    sub = (lambda f, m: progress(0.3 * f, m)) if progress else None
+    files, bad = read_headers(paths, WORKERS, sub, cancel)
     _check(cancel)
     if progress:
         progress(0.3, f"read {len(files)} DICOM header(s)")
@@ -79,6 +80,12 @@ def load_dicom_files(paths: list[Path], *, progress: Progress | None = None,
         volumes.append(vol)
         if progress:
             progress(0.3 + 0.7 * (n + 1) / len(stacks), f"loaded {vol.name}")
+    seen: dict[str, int] = defaultdict(int)
+    for vol in volumes:  # tell the stacks of a split series apart by name
+        uid = vol.metadata["series_uid"]
+        if per_series[uid] > 1:
+            seen[uid] += 1
+            vol.name = f"{vol.name} [{seen[uid]}/{per_series[uid]}]"
     return volumes, notes
 
 
@@ -158,7 +165,8 @@ def _build_volume(slices: list[SliceRef], cancel: CancelCheck | None, split: boo
     if not filled.all():
         out[~filled] = out[filled].min()
     if split:
-        warns.append("series split into several stacks: its images differ in orientation or size")
+        warns.append("series split into several stacks: its images differ in orientation, size, echo, "
+                     "time point or b-value")
     data = out.transpose(2, 1, 0)  # (slot, row, col) -> (i=col, j=row, k=slot), no copy
     return Volume(data, affine, _name(first), _sequence(first), _metadata(first, files, kept), warns, known)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +17,7 @@ import pydicom
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
+from brainlens.core.errors import Cancelled
 from brainlens.io.dicom_fastheader import IMPLICIT_LE, WANTED, Unsupported, read_fast_header
 from brainlens.io.reasons import reason
 
@@ -49,6 +51,7 @@ class DicomFile:
     samples: int
     instance: int
     photometric: str
+    stack_id: tuple = ()  # echo number, temporal position, b-value: images of one series that do not stack
     header: Dataset | None = field(default=None, repr=False)  # full header, read when first needed
     slices: list[SliceRef] = field(default_factory=list)
 
@@ -169,6 +172,7 @@ T_BITS_ALLOC, T_BITS_STORED, T_PIXEL_REP, T_SAMPLES = 0x00280100, 0x00280101, 0x
 T_PHOTOMETRIC, T_INSTANCE, T_IPP, T_IOP = 0x00280004, 0x00200013, 0x00200032, 0x00200037
 T_SPACING, T_IMAGER_SPACING, T_THICKNESS, T_BETWEEN = 0x00280030, 0x00181164, 0x00180050, 0x00180088
 T_SLOPE, T_INTERCEPT, T_MODALITY, T_PER_FRAME = 0x00281053, 0x00281052, 0x00080060, 0x52009230
+STACK_TAGS = (0x00180086, 0x00200100, 0x00189087)  # EchoNumbers, TemporalPositionIdentifier, DiffusionBValue
 _BINARY = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d"}
 
 
@@ -239,7 +243,7 @@ def read_header(path: Path) -> DicomFile | None:
         bits_allocated=_int(values, T_BITS_ALLOC, 16), bits_stored=_int(values, T_BITS_STORED, 0),
         signed=_int(values, T_PIXEL_REP, 0) == 1, samples=_int(values, T_SAMPLES, 1),
         instance=_int(values, T_INSTANCE, 0), photometric=str(values.get(T_PHOTOMETRIC) or "MONOCHROME2"),
-        header=ds)
+        stack_id=tuple(_float(values.get(t), None) for t in STACK_TAGS), header=ds)
     if offset is None or dfile.rows <= 0 or dfile.cols <= 0:
         dfile.pixel_offset = None  # no image to show (no pixels, or no image size to lay them out)
         return dfile
@@ -255,8 +259,12 @@ def read_header(path: Path) -> DicomFile | None:
     return dfile
 
 
-def read_headers(paths: list[Path], workers: int = 8) -> tuple[list[DicomFile], list[tuple[Path, str]]]:
-    """Headers of all paths, in parallel. Returns (DICOM files, [(path, reason)] for unreadable ones)."""
+def read_headers(paths: list[Path], workers: int = 4, progress: Callable[[float, str], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> tuple[list[DicomFile], list[tuple[Path, str]]]:
+    """Headers of all paths, in parallel. Returns (DICOM files, [(path, reason)] for unreadable ones).
+
+    ``progress(fraction, message)`` is told every 64 files; ``cancel()`` is checked as often (Cancelled).
+    """
 
     def one(p: Path) -> tuple[DicomFile | None, str | None]:
         try:
@@ -264,8 +272,16 @@ def read_headers(paths: list[Path], workers: int = 8) -> tuple[list[DicomFile], 
         except Exception as exc:  # any parse failure means "not usable", reported by the caller
             return None, reason(exc)
 
+    results = []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(paths)))) as pool:
-        results = list(pool.map(one, paths))
+        for n, result in enumerate(pool.map(one, paths), 1):
+            results.append(result)
+            if n % 64 == 0:
+                if cancel is not None and cancel():
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise Cancelled("loading cancelled")
+                if progress is not None:
+                    progress(n / len(paths), f"read {n} of {len(paths)} headers")
     good, bad = [], []
     for p, (dfile, err) in zip(paths, results):
         if dfile is not None:
