@@ -98,3 +98,32 @@ def test_bad_input_is_one_line_exit_2(env, tmp_path, capsys, monkeypatch, args, 
     assert main(["classify", *args]) == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_study_is_classified_slice_by_slice(env, tmp_path, capsys) -> None:
+    nib = pytest.importorskip("nibabel")
+    pytest.importorskip("brainlens.io")
+    from brainlens.core.phantom import make_head_phantom
+
+    vol = make_head_phantom(shape=(40, 48, 36), spacing_mm=4.0).by_sequence()["t1ce"]
+    path = tmp_path / "head.nii.gz"
+    nib.save(nib.Nifti1Image(np.pad(vol.data, 3), vol.affine), str(path))
+    cams = tmp_path / "cams"
+    assert main(["classify", str(path), "--json", "--plane", "coronal", "--gradcam", str(cams)]) == 0
+    captured = capsys.readouterr()
+    records = json.loads(captured.out)
+    assert records and all(r["plane"] == "coronal" and isinstance(r["slice"], int) for r in records)
+    assert all(r["label"] in CLASSES and r["study_label"] in CLASSES | {"unknown"} for r in records)
+    assert len({r["slice"] for r in records}) == len(records) < 48 + 6  # empty padding slices skipped
+    assert len(list(cams.glob("head_coronal*_gradcam.png"))) == len(records)
+    assert "study label" in captured.err
+
+
+def test_single_dicom_slice_is_a_2d_input(env, capsys) -> None:
+    pytest.importorskip("brainlens.io")
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("MR_small.dcm")
+    assert main(["classify", path, "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["slice"] is None and record["label"] in CLASSES

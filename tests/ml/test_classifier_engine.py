@@ -125,3 +125,15 @@ def test_wrong_kind_or_preprocessing_is_refused(tmp_path) -> None:
     write_weights(net.state_dict(), "seg", "1", "segmenter", input={}, labels=[], extra={}, directory=tmp_path)
     with pytest.raises(ModelError, match="not a classifier"):
         load_classifier("seg", directory=tmp_path)
+
+
+def test_colour_pictures_are_out_of_distribution_grey_rgb_is_not(clf) -> None:
+    from brainlens.ml.classify import chroma
+
+    grey_rgb = np.repeat(head_like()[..., None], 3, axis=2)
+    colour = grey_rgb.copy()
+    colour[..., 0] = 255 - colour[..., 0]  # strongly coloured version of the same picture
+    assert chroma(grey_rgb) == 0.0 and chroma(head_like()) == 0.0 and chroma(colour) > 0.3
+    res = classify(colour, clf)
+    assert res.ood and res.ood_reason == "colour"
+    assert classify(grey_rgb, clf).ood_reason is None

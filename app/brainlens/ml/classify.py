@@ -7,8 +7,8 @@
 Probabilities are softmax(logits / T) with T fitted on validation, averaged over test-time augmentation
 (original + horizontal flip) and Monte-Carlo dropout samples. `uncertain`: predictive entropy above the
 threshold chosen on validation. `ood`: Mahalanobis feature distance above the 99th percentile of validation
-scores, or a blank image; such inputs read "not a brain MR slice?" in messages while the probabilities are
-still returned.
+scores, a blank image or a colourful (non-grey) picture; such inputs read "not a brain MR slice?" in
+messages while the probabilities are still returned.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from brainlens.ml.classifier_engine import Classifier, load_classifier
 from brainlens.ml.classifier_preprocess import Prepared, preprocess
 
 OOD_LABEL = "not a brain MR slice?"
+# MR slices are grey: the 3,832 RGB-stored training images have mean chroma <= 0.022 (JPEG colour noise),
+# a photo or a colour-mapped screenshot is far above this. Checked again by the evaluation script.
+MAX_CHROMA = 0.06
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 ProgressFn = Callable[[float, str], None]
@@ -43,6 +46,7 @@ class ClassificationResult:
     ood: bool
     ood_score: float
     model: str
+    ood_reason: str | None = None  # "blank", "colour" or "feature distance" when ood
     prep: Prepared | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -61,7 +65,8 @@ class ClassificationResult:
                 "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
                 "confidence": round(self.confidence, 6), "entropy": round(self.entropy, 6),
                 "mutual_information": round(self.mutual_information, 6), "uncertain": self.uncertain,
-                "ood": self.ood, "ood_score": round(self.ood_score, 4), "model": self.model}
+                "ood": self.ood, "ood_reason": self.ood_reason, "ood_score": round(self.ood_score, 4),
+                "model": self.model}
 
 
 def read_image(path: Path | str) -> np.ndarray:
@@ -127,18 +132,46 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _results(out, preps: Sequence[Prepared], clf: Classifier) -> list[ClassificationResult]:
+def chroma(image: np.ndarray) -> float:
+    """Mean (max - min) over the colour channels, as a fraction of the dtype's range; 0 for grey images."""
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[-1] < 3:
+        return 0.0
+    rgb = arr[::2, ::2, :3].astype(np.float32)  # every other pixel is plenty for a mean
+    if np.issubdtype(arr.dtype, np.integer):
+        span = float(np.iinfo(arr.dtype).max)
+    else:
+        span = float(np.nanmax(rgb) - np.nanmin(rgb)) if rgb.size else 0.0
+    if span <= 0:
+        return 0.0
+    return float(np.nanmean(rgb.max(-1) - rgb.min(-1)) / span)
+
+
+def _ood_reason(prep: Prepared, colour: float, score: float, clf: Classifier) -> str | None:
+    if prep.blank:
+        return "blank"
+    if colour > MAX_CHROMA:
+        return "colour"
+    if score > clf.ood_threshold:
+        return "feature distance"
+    return None
+
+
+def _results(out, preps: Sequence[Prepared], chromas: Sequence[float],
+             clf: Classifier) -> list[ClassificationResult]:
     results = []
     for i, prep in enumerate(preps):
         probs = out.probabilities[i]
         k = int(np.argmax(probs))
-        ood = bool(prep.blank or out.ood_score[i] > clf.ood_threshold)
+        reason = _ood_reason(prep, chromas[i], float(out.ood_score[i]), clf)
+        ood = reason is not None
         results.append(ClassificationResult(
             label=clf.labels[k], probabilities={n: float(p) for n, p in zip(clf.labels, probs)},
             confidence=float(probs[k]), entropy=float(out.entropy[i]),
             mutual_information=float(out.mutual_information[i]),
             uncertain=bool(out.entropy[i] > clf.entropy_threshold), ood=ood,
-            ood_score=float("inf") if prep.blank else float(out.ood_score[i]), model=clf.tag, prep=prep))
+            ood_score=float("inf") if prep.blank else float(out.ood_score[i]), model=clf.tag,
+            ood_reason=reason, prep=prep))
     return results
 
 
@@ -147,13 +180,15 @@ def classify_arrays(images: Sequence[np.ndarray], model: Classifier, mc_samples:
     """Classify 2D arrays in one batch (the same path as classify(), batched)."""
     if not images:
         return []
-    xs, preps = [], []
+    xs, preps, chromas = [], [], []
     for img in images:
-        x, prep = preprocess(check_image(img))
+        arr = check_image(img)
+        x, prep = preprocess(arr)
         xs.append(x)
         preps.append(prep)
+        chromas.append(chroma(arr))
     batch = torch.from_numpy(np.stack(xs)).unsqueeze(1)
-    return _results(model.predict(batch, mc_samples=mc_samples, tta=tta), preps, model)
+    return _results(model.predict(batch, mc_samples=mc_samples, tta=tta), preps, chromas, model)
 
 
 def classify(image_or_slice: np.ndarray | Path | str, model: Classifier | None = None,

@@ -31,7 +31,7 @@ import torch
 from brainlens.ml import classifier_ood
 from brainlens.ml.classifier_engine import PREPROCESS_ID, Classifier, from_network, load_classifier
 from brainlens.ml.classifier_models import CLASS_NAMES, build_model, count_parameters
-from brainlens.ml.classify import classify_many, read_image
+from brainlens.ml.classify import MAX_CHROMA, chroma, classify_many, read_image
 from brainlens.ml.registry import models_dir, sha256_file, write_weights
 from brainlens.training import metrics
 from brainlens.training.classifier_card import render_markdown, test_metrics
@@ -155,8 +155,10 @@ def ood_probe(clf: Classifier) -> dict:
     rows = {}
     for name, imgs in synthetic_ood_inputs().items():
         res = classify_many(imgs, clf, batch=16)
+        reasons = [r.ood_reason for r in res if r.ood_reason]
         rows[name] = {"n": len(res), "flagged": float(np.mean([r.ood for r in res])),
-                      "median_score": float(np.median([min(r.ood_score, 1e9) for r in res]))}
+                      "median_score": float(np.median([min(r.ood_score, 1e9) for r in res])),
+                      "reasons": {k: reasons.count(k) for k in sorted(set(reasons))}}
     return rows
 
 
@@ -177,6 +179,14 @@ def brats_sanity(clf: Classifier, brats_dir: Path, n_cases: int, sequence: str =
         summary = classify_volume(vol, clf, plane="axial", mc_samples=0, tta=False)
         rows.append({"case": case.name, **summary.to_dict()})
     return rows
+
+
+def colour_check(data: dict, data_dir: Path) -> dict:
+    """Chroma of every RGB-stored dataset image, to show the colour OOD rule never fires on real slices."""
+    values = [chroma(img) for img in (read_image(data_dir / rel) for rel in data["paths"]) if img.ndim == 3]
+    v = np.array(values) if values else np.zeros(1)
+    return {"n_rgb": len(values), "max_chroma": float(v.max()), "p99_chroma": float(np.percentile(v, 99)),
+            "threshold": MAX_CHROMA}
 
 
 def evaluate_arch(arch: str, args: argparse.Namespace, data: dict, models: Path) -> dict:
@@ -233,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     card_json = models / "classifier_card.json"
     card = json.loads(card_json.read_text()) if card_json.exists() else {"models": {}}
     card["data"] = {"dataset": "Brain Tumor MRI Dataset (Nickparvar, Kaggle; CC0), 224x224 copy",
-                    "dedup": data["summary"], "split_sha256": sha256_file(cache / "split.json")}
+                    "dedup": data["summary"], "split_sha256": sha256_file(cache / "split.json"),
+                    "colour_check": colour_check(data, Path(args.data))}
     card["hardware"] = {"cpu": f"{_cpu_name()} ({os.cpu_count()} logical CPUs)", "python": platform.python_version(),
                         "torch": torch.__version__, "platform": platform.platform()}
     for arch in args.arch:
