@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QGraphicsView, QLabel, QWidget
 
 from brainlens.core.colors import colormap_lut
 from brainlens.core.geometry import PLANE_NORMAL_AXIS
@@ -90,6 +90,9 @@ class SliceView(pg.GraphicsView):
         self.plane = plane
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(160, 160)
+        # minimal updates left stale bits of the moved crosshair in the margins; a slice view is cheap to
+        # repaint whole
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.vb = _PlaneViewBox()
         self.setCentralItem(self.vb)
         self.image = pg.ImageItem(axisOrder="col-major")
