@@ -27,7 +27,7 @@ NOT_TESTED = [
 ]
 
 
-def test_metrics(y: np.ndarray, probs: np.ndarray, results: Sequence[Any], probs_t1: np.ndarray,
+def split_figures(y: np.ndarray, probs: np.ndarray, results: Sequence[Any], probs_t1: np.ndarray,
                  plain: dict[str, np.ndarray], consistency: float) -> dict[str, Any]:
     """All test-split figures of one model; `probs` are the product's calibrated outputs."""
     k = len(CLASS_NAMES)

@@ -34,7 +34,7 @@ from brainlens.ml.classifier_models import CLASS_NAMES, build_model, count_param
 from brainlens.ml.classify import MAX_CHROMA, chroma, classify_many, read_image
 from brainlens.ml.registry import models_dir, sha256_file, write_weights
 from brainlens.training import metrics
-from brainlens.training.classifier_card import render_markdown, test_metrics
+from brainlens.training.classifier_card import render_markdown, split_figures
 from brainlens.training.classifier_data import build_dataset
 from brainlens.training.classifier_probes import latency, synthetic_ood_inputs
 
@@ -146,7 +146,7 @@ def evaluate_test(clf: Classifier, data: dict, data_dir: Path) -> dict:
     raw_logits, _ = _batched_logits(clf, data["images"][te], mc=None, tta=True)
     plain_logits, _ = _batched_logits(clf, data["images"][te], mc=0, tta=False)
     consistency = float(np.abs(_mean_probs(raw_logits, clf.temperature) - probs).max())
-    return test_metrics(y, probs, results, _mean_probs(raw_logits, 1.0),
+    return split_figures(y, probs, results, _mean_probs(raw_logits, 1.0),
                         {"before": _mean_probs(plain_logits, 1.0), "after": _mean_probs(plain_logits, clf.temperature)},
                         consistency)
 
