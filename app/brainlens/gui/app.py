@@ -7,6 +7,7 @@ window (torch/MONAI are imported inside jobs, on workers).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,19 @@ from brainlens.core.errors import InputError, LoadError
 
 def _headless() -> bool:
     return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _close_on_ctrl_c(window) -> None:
+    """Ctrl+C in the terminal closes the window normally (settings saved, jobs cancelled).
+
+    Python only sees the signal when it runs, so a timer wakes it a few times a second.
+    """
+    from PySide6.QtCore import QTimer
+
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
 
 
 def run_gui(args: Any) -> int:
@@ -48,6 +62,7 @@ def run_gui(args: Any) -> int:
     elif getattr(args, "path", None):
         window.open_path(args.path)
     if not screenshot:
+        _close_on_ctrl_c(window)
         return int(app.exec())
     try:
         if not window.wait_for_load():
