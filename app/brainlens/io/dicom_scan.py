@@ -23,6 +23,7 @@ from brainlens.io.reasons import reason
 
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 DEFLATED = "1.2.840.10008.1.2.1.99"
+_FIRST_GROUPS = {b"\x00\x00", b"\x02\x00", b"\x04\x00", b"\x08\x00", b"\x00\x02", b"\x00\x04", b"\x00\x08"}
 # Header keywords kept for sequence detection and the metadata dict.
 TAG_KEYWORDS = (
     "Modality", "SeriesDescription", "ProtocolName", "SequenceName", "ScanningSequence", "SequenceVariant",
@@ -206,7 +207,12 @@ def _tag(raw: bytes, order: str) -> int:
 def _pydicom_header(path: Path) -> tuple[Dataset, int | None, str] | None:
     """The general reader: (dataset, pixel offset or None, transfer syntax). None when not DICOM."""
     with open(path, "rb") as fp:
-        force = fp.read(132)[128:132] != b"DICM"
+        head = fp.read(132)
+        force = head[128:132] != b"DICM"
+        # Without a preamble, only try files that start like a dataset (group 0000/0002/0004/0008, either
+        # byte order): pydicom's forced parse of a large unrelated file could read far into it.
+        if force and (len(head) < 8 or head[:2] not in _FIRST_GROUPS):
+            return None
         fp.seek(0)
         ds = pydicom.dcmread(fp, stop_before_pixels=True, force=force)
         offset = fp.tell()
