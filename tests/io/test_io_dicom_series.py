@@ -241,3 +241,16 @@ def test_bad_inputs_raise_one_line_load_errors(tmp_path):
     shutil.copy(junk, folder / "a.dcm")
     with pytest.raises(LoadError, match="no images found"):
         load(folder)
+
+
+def test_direct_pixel_read_matches_pydicom_for_12_bit_signed(tmp_path):
+    data = np.random.default_rng(5).integers(-2048, 2047, (16, 12, 1)).astype(np.int16)
+    ds = slice_datasets(data, np.eye(4))[0]
+    ds.BitsStored, ds.HighBit = 12, 11
+    stored = np.ascontiguousarray(data[:, :, 0].T).astype(np.uint16) & 0x0FFF  # high bits left clear
+    ds.PixelData = stored.tobytes()
+    ds.save_as(tmp_path / "s12.dcm", enforce_file_format=True)
+    expected = pydicom.dcmread(tmp_path / "s12.dcm").pixel_array.T
+    vol = load(tmp_path / "s12.dcm").series[0]
+    np.testing.assert_array_equal(vol.data[:, :, 0], expected)
+    np.testing.assert_array_equal(vol.data[:, :, 0], data[:, :, 0])

@@ -150,3 +150,12 @@ def test_one_bad_file_in_a_folder_is_skipped_with_a_note(tmp_path):
     study = load(case)
     assert len(study.series) == 5
     assert any("skipped extra.nii.gz" in w for w in study.warnings)
+
+
+def test_nifti_without_orientation_codes_warns(tmp_path):
+    img = nib.Nifti1Image(np.zeros((4, 4, 4), np.uint8), None)
+    img.header.set_qform(None, code=0)
+    img.header.set_sform(None, code=0)
+    nib.save(img, tmp_path / "bare.nii")
+    vol = load(tmp_path / "bare.nii").series[0]
+    assert any("no orientation" in w for w in vol.warnings)
