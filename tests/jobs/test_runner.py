@@ -120,3 +120,21 @@ def test_cancel_function_job_that_raises_cancelled(qtbot, runner):
 def test_one_line_helper():
     assert one_line(LoadError("a\nb")) == "a"
     assert one_line(RuntimeError()) == "internal error: RuntimeError"
+
+
+def test_progress_is_throttled_but_keeps_messages_and_the_end(qtbot, runner):
+    def chatty():
+        for i in range(20000):
+            yield i / 20000
+        yield 0.999, "last phase"
+        yield 1.0
+        return "done"
+
+    seen = []
+    handle = runner.submit(chatty)
+    handle.progress.connect(lambda f, m: seen.append((f, m)))
+    with qtbot.waitSignal(handle.finished, timeout=10000):
+        pass
+    assert handle.outcome == "result"
+    assert len(seen) < 2000  # not one event per yield
+    assert (0.999, "last phase") in seen and seen[-1][0] == 1.0

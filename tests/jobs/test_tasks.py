@@ -44,3 +44,14 @@ def test_only_labels_is_a_load_error_and_cancel_is_honoured():
     img = Volume(np.zeros((4, 4, 4)), np.eye(4), "a", "t1")
     with pytest.raises(Cancelled):
         prepare_study(Study([img], Path("s")), no_progress, lambda: True)
+
+
+def test_oblique_series_gets_a_display_note():
+    theta = np.radians(20)
+    rot = np.array([[np.cos(theta), -np.sin(theta), 0, 0], [np.sin(theta), np.cos(theta), 0, 0],
+                    [0, 0, 1, 0], [0, 0, 0, 1.0]])
+    vol = Volume(np.ones((6, 6, 6)), rot, "tilted", "t1")
+    straight = Volume(np.ones((6, 6, 6)), np.eye(4), "straight", "t2")
+    prepare_study(Study([vol, straight], Path("s")), no_progress, lambda: False)
+    assert any("oblique by 20 deg" in w for w in vol.warnings)
+    assert straight.warnings == []

@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -27,6 +28,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from brainlens.core.errors import BrainLensError, Cancelled
 
 log = logging.getLogger("brainlens.jobs")
+PROGRESS_INTERVAL_S = 0.05
 
 
 def one_line(exc: BaseException) -> str:
@@ -52,9 +54,18 @@ class _Worker(QRunnable):
         self.setAutoDelete(True)
         self.signals = _WorkerSignals()
         self._func, self._args, self._kwargs, self._abort = func, args, kwargs, abort
+        self._last_emit = -1.0
+        self._last_message: str | None = None
 
     def _progress(self, fraction: float, message: str = "") -> None:
-        self.signals.progress.emit(float(min(max(fraction, 0.0), 1.0)), str(message))
+        # at most ~20 updates a second (plus every new message and the end): a job reporting per voxel
+        # row must not flood the GUI thread's event queue
+        fraction = float(min(max(fraction, 0.0), 1.0))
+        now = time.monotonic()
+        if fraction < 1.0 and message == self._last_message and now - self._last_emit < PROGRESS_INTERVAL_S:
+            return
+        self._last_emit, self._last_message = now, message
+        self.signals.progress.emit(fraction, str(message))
 
     def _call(self) -> Any:
         kwargs = dict(self._kwargs)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from brainlens.core.errors import Cancelled, LoadError
+from brainlens.core.geometry import obliquity_deg
 from brainlens.core.scene import SeriesDisplay
 from brainlens.core.volume import Study, Volume
 
@@ -22,6 +23,7 @@ Progress = Callable[[float, str], None]
 CancelFlag = Callable[[], bool]
 DEMO_LABEL_LAYER = "Synthetic lesion mask (ground truth)"
 DEMO_HEATMAP_LAYER = "Distance-to-lesion map (synthetic demo heatmap)"
+OBLIQUE_NOTE_DEG = 3.0  # below this, display on the nearest axes is visually indistinguishable
 
 
 @dataclass
@@ -76,6 +78,10 @@ def prepare_study(study: Study, progress: Progress, cancel: CancelFlag) -> Loade
             raise Cancelled("cancelled")
         progress(0.5 + 0.45 * n / len(images), f"preparing {vol.name or vol.sequence or 'series'}")
         displays.append(SeriesDisplay.prepare(vol))
+        tilt = obliquity_deg(vol.affine)
+        note = f"oblique by {tilt:.0f} deg: shown on the nearest anatomical axes (positions stay exact)"
+        if tilt > OBLIQUE_NOTE_DEG and note not in vol.warnings:
+            vol.warnings.append(note)
     loaded = LoadedStudy(study, displays, initial=_preferred_series(displays))
     for lab in labels:
         ref = next((i for i, d in enumerate(displays) if _same_grid(d.source, lab)), None)
