@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append((item, res, None))
     notes: list[str] = []
     for source, vol in volumes:
-        summary = classify_volume(vol, clf, plane=args.plane, batch=args.batch)
+        summary = classify_volume(vol, plane=args.plane, batch=args.batch, model=clf)
         canonical = to_canonical(vol)[0].data if cam_dir else None
         for s in summary.slices:
             if s.result is None:

@@ -33,7 +33,7 @@ def volume():
 @pytest.mark.parametrize("plane", ["axial", "coronal", "sagittal"])
 def test_every_plane_classifies_slices_with_signal(clf, volume, plane) -> None:
     seen = []
-    out = classify_volume(volume, clf, plane=plane, batch=16, mc_samples=0, tta=False,
+    out = classify_volume(volume, plane=plane, batch=16, model=clf, mc_samples=0, tta=False,
                           progress=lambda f, m: seen.append(f))
     canonical = to_canonical(volume)[0].data
     axis = {"axial": 2, "coronal": 1, "sagittal": 0}[plane]
@@ -48,9 +48,9 @@ def test_every_plane_classifies_slices_with_signal(clf, volume, plane) -> None:
 
 def test_cancel_raises(clf, volume) -> None:
     with pytest.raises(Cancelled):
-        classify_volume(volume, clf, plane="axial", batch=4, cancel=lambda: True)
+        classify_volume(volume, plane="axial", batch=4, cancel=lambda: True, model=clf)
     with pytest.raises(InputError):
-        classify_volume(volume, clf, plane="oblique")
+        classify_volume(volume, plane="oblique", model=clf)
 
 
 def test_display_orientation_round_trip_and_gradcam_on_a_slice(clf, volume) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from brainlens.core.errors import InputError
 from brainlens.core.geometry import extract_slice, to_canonical
 from brainlens.core.volume import Volume
-from brainlens.ml.classifier_engine import Classifier
+from brainlens.ml.classifier_engine import Classifier, load_classifier
 from brainlens.ml.classify import CancelFn, ClassificationResult, ProgressFn, classify_many
 
 PLANES = ("axial", "coronal", "sagittal")
@@ -94,10 +94,13 @@ def summarise(results: list[ClassificationResult | None], labels: tuple[str, ...
     return label, mean, [usable[i][0] for i in order], counts
 
 
-def classify_volume(volume: Volume, model: Classifier, plane: str = "axial", batch: int = 32,
-                    mc_samples: int | None = None, tta: bool = True, progress: ProgressFn | None = None,
-                    cancel: CancelFn | None = None, min_tumour_slices: int = 3) -> VolumeClassification:
-    """Classify every slice of `plane` (RAS-canonical index order); raises Cancelled when cancel() says so."""
+def classify_volume(volume: Volume, plane: str = "axial", batch: int = 32, progress: ProgressFn | None = None,
+                    cancel: CancelFn | None = None, model: Classifier | None = None, mc_samples: int | None = None,
+                    tta: bool = True, min_tumour_slices: int = 3) -> VolumeClassification:
+    """Classify every slice of `plane` (RAS-canonical index order); raises Cancelled when cancel() says so.
+
+    `model=None` loads the default bundled classifier; pass a loaded one when classifying several volumes.
+    """
     if plane not in PLANES:
         raise InputError(f"unknown plane '{plane}'; choose one of: {', '.join(PLANES)}")
     canonical, _ = to_canonical(volume)
@@ -106,6 +109,8 @@ def classify_volume(volume: Volume, model: Classifier, plane: str = "axial", bat
     has_signal = signal_mask(data, plane)
     todo = [i for i in range(n) if has_signal[i]]
     images = [display_slice(data, plane, i) for i in todo]
+    if model is None:
+        model = load_classifier()
     done = classify_many(images, model, batch=batch, mc_samples=mc_samples, tta=tta, progress=progress,
                          cancel=cancel)
     by_index: list[ClassificationResult | None] = [None] * n

@@ -176,7 +176,7 @@ def brats_sanity(clf: Classifier, brats_dir: Path, n_cases: int, sequence: str =
             continue
         img = nib.load(str(path))
         vol = Volume(np.asarray(img.dataobj, np.float32), img.affine, case.name, sequence)
-        summary = classify_volume(vol, clf, plane="axial", mc_samples=0, tta=False)
+        summary = classify_volume(vol, plane="axial", model=clf, mc_samples=0, tta=False)
         rows.append({"case": case.name, **summary.to_dict()})
     return rows
 
