@@ -240,3 +240,14 @@ def test_single_slice_image_shows_one_plane_then_ortho_again(qtbot, window):
     assert any("1 warning" in lbl.text() for lbl in window.browser.rows()[0].findChildren(mw.QLabel))
     open_demo(qtbot, window)
     assert window.ortho.mode == "ortho" and window.ortho.views["coronal"].isVisible()
+
+
+def test_sequence_override_is_stored_on_the_volume(qtbot, window):
+    open_demo(qtbot, window)
+    row = window.browser.rows()[1]
+    vol = window.scene_model.series[1].source
+    assert row.combo.currentText() == vol.sequence == "t1"
+    row.combo.setCurrentText("t2")
+    assert vol.sequence == "t2" and window.scene_model.series[1].canonical.sequence == "t2"
+    row.combo.setCurrentText("unknown")
+    assert vol.sequence is None
