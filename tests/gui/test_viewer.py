@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent, QImage  # noqa: E402
 
 from brainlens.gui import main_window as mw  # noqa: E402
@@ -169,15 +169,30 @@ def test_layout_toggle_persists(qtbot, window):
     assert all(v.isVisible() for v in again.ortho.views.values())
 
 
-def test_drop_folder_opens_it(qtbot, window, tmp_path, monkeypatch):
+def test_drop_folder_anywhere_opens_it(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtGui import QDragEnterEvent
+    from PySide6.QtWidgets import QApplication
+
     opened = []
     monkeypatch.setattr(window, "open_path", opened.append)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
-    ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                    Qt.KeyboardModifier.NoModifier)
-    window.dropEvent(ev)
+    # dropped on a slice view, the events travel up to the window
+    target = window.ortho.views["axial"].viewport()
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, drop)
     assert opened == [str(tmp_path)]
+    # several files are opened together as one study
+    files = [tmp_path / "a.dcm", tmp_path / "b.dcm"]
+    mime.setUrls([QUrl.fromLocalFile(str(f)) for f in files])
+    window.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier))
+    assert opened[-1] == [str(f) for f in files]
 
 
 def test_cine_plays_through_slices(qtbot, window):
