@@ -31,8 +31,10 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     m0 = np.cumsum(hist * centres)
     mu0 = m0 / np.maximum(w0, 1)
     mu1 = (m0[-1] - m0) / np.maximum(w1, 1)
-    between = w0 * w1 * (mu0 - mu1) ** 2
-    return float(centres[int(np.argmax(between[:-1]))])
+    between = (w0 * w1 * (mu0 - mu1) ** 2)[:-1]
+    # Empty bins between two modes tie; take the middle of the tied plateau, not its first bin.
+    best = np.flatnonzero(between >= between.max() * (1 - 1e-9))
+    return float(edges[1:][int(best[len(best) // 2])])
 
 
 def _ball(radius_vox: np.ndarray) -> np.ndarray:

@@ -1,0 +1,201 @@
+"""`brainlens segment STUDY [--flair F] [--t1 F] [--t1ce F] [--t2 F] [--out DIR] [--json] ...`
+
+Writes DIR/mask.nii.gz (uint8 labels 0/1/2/4 on the reference series' grid and affine),
+DIR/uncertainty.nii.gz (float32 entropy, bits), DIR/measurements.json and DIR/measurements.csv.
+All four are written to temporary files first and renamed only when everything succeeded, so a
+failure leaves nothing behind; inputs are never overwritten. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainlens.core.errors import InputError, LoadError
+from brainlens.core.volume import SEQUENCES, Study, Volume
+
+OUTPUTS = ("mask.nii.gz", "uncertainty.nii.gz", "measurements.json", "measurements.csv")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", nargs="?", type=Path,
+                        help="folder of NIfTI files (sequence from the file name) or a DICOM study")
+    for seq, title in (("flair", "FLAIR"), ("t1", "T1"), ("t1ce", "T1 post-contrast"), ("t2", "T2")):
+        parser.add_argument(f"--{seq}", type=Path, metavar="FILE", help=f"{title} series (overrides STUDY)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="write mask, uncertainty and measurements here")
+    parser.add_argument("--json", action="store_true", help="print the measurements as JSON on stdout")
+    parser.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (default auto)")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="uncertainty samples (flip TTA + MC dropout); 1 = single pass")
+
+
+def _load(path: Path) -> Study:
+    if not path.exists():
+        raise LoadError(f"{path}: no such file or folder")
+    from brainlens.io import load  # the shared reader: DICOM, NIfTI, NRRD
+
+    return load(path)
+
+
+def _volumes(args: argparse.Namespace) -> tuple[dict[str, Volume], str]:
+    found: dict[str, Volume] = {}
+    source = str(args.study) if args.study else ""
+    if args.study is not None:
+        for seq, vol in _load(args.study).by_sequence().items():
+            if seq in SEQUENCES and not vol.metadata.get("is_label"):
+                found[seq] = vol
+    for seq in SEQUENCES:
+        path = getattr(args, seq)
+        if path is None:
+            continue
+        images = [v for v in _load(path).series if not v.metadata.get("is_label")]
+        if not images:
+            raise LoadError(f"{path}: no image series found")
+        found[seq] = images[0]
+        source = source or str(path)
+    if args.study is None and not found:
+        raise InputError("give a STUDY folder or at least one of --flair, --t1, --t1ce, --t2")
+    return found, source
+
+
+def _input_paths(args: argparse.Namespace) -> set[Path]:
+    paths = [args.study] + [getattr(args, s) for s in SEQUENCES]
+    out = set()
+    for p in paths:
+        if p is None:
+            continue
+        p = p.resolve()
+        out.add(p)
+        if p.is_dir():
+            out.update(q.resolve() for q in p.iterdir())
+    return out
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def measurements_csv(doc: dict[str, Any]) -> str:
+    """Long-format CSV: item, measure, value, unit."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["item", "measure", "value", "unit"])
+    for name, r in doc["regions"].items():
+        w.writerow([name, "volume_ml", f"{r['volume_ml']:.3f}", "ml"])
+        lo, hi = r.get("volume_ml_range", [None, None])
+        w.writerow([name, "volume_ml_p5", f"{lo:.3f}", "ml"])
+        w.writerow([name, "volume_ml_p95", f"{hi:.3f}", "ml"])
+        w.writerow([name, "max_diameter_mm", f"{r.get('max_diameter_mm', 0.0):.1f}", "mm"])
+        w.writerow([name, "lesions", len(r.get("lesions", [])), "count"])
+    rano = doc.get("rano")
+    if rano:
+        for key, unit in (("longest_mm", "mm"), ("perpendicular_mm", "mm"), ("product_mm2", "mm2"),
+                          ("slice_index", "index")):
+            w.writerow(["rano_enhancing", key, rano[key], unit])
+    return buf.getvalue()
+
+
+def _write_nifti(vol: Volume, path: str) -> None:
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.asarray(vol.data), vol.affine)
+    img.set_qform(vol.affine, code=1)
+    img.set_sform(vol.affine, code=1)
+    nib.save(img, path)
+
+
+def write_outputs(result: Any, doc: dict[str, Any], out_dir: Path, inputs: set[Path]) -> list[Path]:
+    """All four files via temporary names in ``out_dir`` and os.replace at the end (all or nothing)."""
+    targets = [(out_dir / name).resolve() for name in OUTPUTS]
+    clash = [t for t in targets if t in inputs]
+    if clash:
+        raise InputError(f"--out would overwrite an input file ({clash[0].name}); choose another folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from exc
+    temps: list[str] = []
+    try:
+        for name in OUTPUTS:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp" + "".join(Path(name).suffixes),
+                                       dir=out_dir)
+            os.close(fd)
+            temps.append(tmp)
+        _write_nifti(result.mask, temps[0])
+        _write_nifti(result.uncertainty, temps[1])
+        Path(temps[2]).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        Path(temps[3]).write_text(measurements_csv(doc), encoding="utf-8")
+        for tmp, target in zip(temps, targets):
+            os.replace(tmp, target)
+    except OSError as exc:
+        raise InputError(f"cannot write results to {out_dir}: {exc.strerror or exc}") from exc
+    finally:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return targets
+
+
+class _StderrProgress:
+    """One stderr line per 10 % step (or a live line on a terminal)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, fraction: float, message: str) -> None:
+        pct = int(fraction * 100)
+        if self.tty:
+            sys.stderr.write(f"\r{pct:3d}%  {message[:70]:<70}")
+            if fraction >= 1:
+                sys.stderr.write("\n")
+        elif pct // 10 != self.last:
+            self.last = pct // 10
+            sys.stderr.write(f"{pct:3d}%  {message}\n")
+        sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.samples is not None and args.samples < 1:
+        raise InputError("--samples must be at least 1")
+    volumes, source = _volumes(args)
+    from brainlens.ml.segment import DEFAULT_SAMPLES, segment
+
+    result = segment(volumes, progress=_StderrProgress(), samples=args.samples or DEFAULT_SAMPLES,
+                     device=args.device)
+    doc = _plain(result.to_json(source))
+    if args.out is not None:
+        written = write_outputs(result, doc, args.out, _input_paths(args))
+        sys.stderr.write(f"wrote {', '.join(p.name for p in written)} to {args.out}\n")
+    for w in result.warnings:
+        sys.stderr.write(f"warning: {w}\n")
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        for name, r in doc["regions"].items():
+            lo, hi = r["volume_ml_range"]
+            sys.stdout.write(f"{name:16s} {r['volume_ml']:8.2f} ml  (range {lo:.2f}-{hi:.2f})  "
+                             f"{len(r['lesions'])} lesion(s)\n")
+        if doc["rano"]:
+            ra = doc["rano"]
+            sys.stdout.write(f"RANO (enhancing)  {ra['longest_mm']:.1f} x {ra['perpendicular_mm']:.1f} mm = "
+                             f"{ra['product_mm2']:.0f} mm2 on slice {ra['slice_index']}\n")
+        sys.stdout.write(f"{result.device}, {result.seconds:.1f} s; research use only, not for diagnosis\n")
+    return 0

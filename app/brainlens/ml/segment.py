@@ -1,0 +1,249 @@
+"""Tumour segmentation engine (no Qt): study in, label mask + uncertainty + measurements out.
+
+``segment(...)`` picks the sequences present, checks they belong together, runs the bundled
+SegResNet with sliding-window inference on the 2 mm network grid (progress reported and cancel
+checked between windows), and maps the result back onto the reference series' source grid.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainlens.core.errors import Cancelled, InputError, ModelError
+from brainlens.core.volume import Study, Volume
+from brainlens.ml.seg_model import CHANNELS, MODEL_NAME, PATCH, REGIONS, SPACING_MM, regions_to_labels
+
+Progress = Callable[[float, str], None]
+CancelFlag = Callable[[], bool]
+OVERLAP = 0.25
+DEFAULT_SAMPLES = 4
+_PATIENT_KEYS = ("patient_hash", "patient_id", "PatientID")
+_TITLES = {"flair": "FLAIR", "t1": "T1", "t1ce": "T1c", "t2": "T2"}
+
+
+@dataclass
+class SegmentationResult:
+    mask: Volume  # uint8 labels 0/1/2/4 on the reference source grid
+    uncertainty: Volume  # float32 predictive entropy (bits) on the same grid
+    reference: str
+    sequences_used: list[str]
+    missing_sequences: list[str]
+    regions: dict[str, dict[str, Any]]  # volume_ml, volume_ml_range, max_diameter_mm, lesions
+    rano: dict[str, Any] | None
+    device: str
+    seconds: float
+    samples: int
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    model: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self, source: str | Path | None = None) -> dict[str, Any]:
+        """The measurements object written by the CLI (plain JSON types only)."""
+        return {"source": str(source) if source is not None else None,
+                "reference_sequence": self.reference,
+                "sequences_used": list(self.sequences_used),
+                "missing_sequences": list(self.missing_sequences),
+                "device": self.device, "seconds": round(self.seconds, 3), "samples": self.samples,
+                "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+                "model": dict(self.model),
+                "regions": self.regions,
+                "rano": self.rano,
+                "warnings": list(self.warnings),
+                "intended_use": "research only; not for diagnosis"}
+
+
+def _gather(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume],
+            sequences: Mapping[str, Volume] | None) -> dict[str, Volume]:
+    if isinstance(study_or_volumes, Study):
+        found = {k: v for k, v in study_or_volumes.by_sequence().items() if not v.metadata.get("is_label")}
+    elif isinstance(study_or_volumes, Mapping):
+        found = dict(study_or_volumes)
+    else:
+        found = {}
+        for vol in study_or_volumes:
+            if vol.sequence and vol.sequence not in found and not vol.metadata.get("is_label"):
+                found[vol.sequence] = vol
+    found.update(sequences or {})
+    return {k: found[k] for k in CHANNELS if k in found}
+
+
+def _world_box(vol: Volume) -> tuple[np.ndarray, np.ndarray]:
+    corners = np.array([[i, j, k, 1.0] for i in (-0.5, vol.shape[0] - 0.5) for j in (-0.5, vol.shape[1] - 0.5)
+                        for k in (-0.5, vol.shape[2] - 0.5)])
+    world = (vol.affine @ corners.T)[:3].T
+    return world.min(axis=0), world.max(axis=0)
+
+
+def check_compatible(volumes: Mapping[str, Volume]) -> None:
+    """Same patient (when known) and overlapping fields of view, else InputError."""
+    ids = {}
+    for name, vol in volumes.items():
+        pid = next((vol.metadata[k] for k in _PATIENT_KEYS if vol.metadata.get(k)), None)
+        if pid is not None:
+            ids[name] = str(pid)
+    if len(set(ids.values())) > 1:
+        pairs = ", ".join(f"{_TITLES[k]}={v}" for k, v in ids.items())
+        raise InputError(f"the sequences belong to different patients ({pairs})")
+    names = list(volumes)
+    for a in names[1:]:
+        lo_a, hi_a = _world_box(volumes[names[0]])
+        lo_b, hi_b = _world_box(volumes[a])
+        inter = np.prod(np.clip(np.minimum(hi_a, hi_b) - np.maximum(lo_a, lo_b), 0, None))
+        smaller = min(np.prod(hi_a - lo_a), np.prod(hi_b - lo_b))
+        if smaller <= 0 or inter / smaller < 0.5:
+            raise InputError(f"{_TITLES[a]} and {_TITLES[names[0]]} do not overlap in space "
+                             "(different patients or not co-registered)")
+
+
+def load_model(device: Any, directory: Path | str | None = None) -> tuple[Any, Any]:
+    """The bundled segmenter on ``device`` (eval mode) and its registry entry."""
+    from brainlens.ml.registry import load_weights
+    from brainlens.ml.seg_model import build_model
+
+    state, entry = load_weights(MODEL_NAME, directory)
+    if list(entry.input.get("channels", [])) != list(CHANNELS):
+        raise ModelError(f"model '{MODEL_NAME}' expects channels {entry.input.get('channels')}, not {CHANNELS}")
+    model = build_model(init_filters=int(entry.extra.get("init_filters", 8)),
+                        dropout=float(entry.extra.get("dropout", 0.1)))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelError(f"model '{MODEL_NAME}' does not match the network definition: reinstall BrainLens") \
+            from exc
+    return model.to(device).eval(), entry
+
+
+def _n_windows(shape: tuple[int, ...]) -> int:
+    n = 1
+    for size, roi in zip(shape, PATCH):
+        step = max(1, int(roi * (1 - OVERLAP)))
+        n *= 1 if size <= roi else int(np.ceil((size - roi) / step)) + 1
+    return n
+
+
+def predict_samples(model: Any, image: np.ndarray, device: Any, samples: int,
+                    progress: Progress | None = None, cancel: CancelFlag | None = None,
+                    span: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Mean sigmoid probabilities (3, X, Y, Z) over the samples, and each sample's p > 0.5 masks."""
+    import torch
+    from monai.inferers import sliding_window_inference
+
+    from brainlens.ml.seg_uncertainty import sample_plan, set_mc_dropout
+
+    plan = sample_plan(samples)
+    total = len(plan) * _n_windows(image.shape[1:])
+    done = [0]
+
+    def predictor(x: torch.Tensor) -> torch.Tensor:
+        if cancel is not None and cancel():
+            raise Cancelled("segmentation cancelled")
+        out = model(x)
+        done[0] += 1
+        if progress is not None:
+            progress(span[0] + (span[1] - span[0]) * min(done[0] / total, 1.0),
+                     f"segmenting: window {done[0]} of {total}")
+        return out
+
+    x = torch.from_numpy(np.ascontiguousarray(image))[None].to(device)
+    mean = np.zeros((len(REGIONS),) + image.shape[1:], dtype=np.float32)
+    per_sample = []
+    torch.manual_seed(0)  # MC dropout masks are reproducible run to run
+    with torch.inference_mode():
+        for dims, dropout in plan:
+            set_mc_dropout(model, dropout)
+            xin = torch.flip(x, dims) if dims else x
+            logits = sliding_window_inference(xin, PATCH, 1, predictor, overlap=OVERLAP, mode="gaussian")
+            if dims:
+                logits = torch.flip(logits, dims)
+            p = torch.sigmoid(logits)[0].float().cpu().numpy()
+            mean += p
+            per_sample.append(p > 0.5)
+    set_mc_dropout(model, False)
+    return mean / len(plan), per_sample
+
+
+def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], progress: Progress | None = None,
+            cancel: CancelFlag | None = None, samples: int = DEFAULT_SAMPLES, device: str = "auto",
+            sequences: Mapping[str, Volume] | None = None,
+            model_dir: Path | str | None = None) -> SegmentationResult:
+    """Segment the tumour; see the module doc. Raises InputError, ModelError or Cancelled."""
+    from brainlens.core.measurements import measure_labels
+    from brainlens.ml.device import choose_device, describe_device
+    from brainlens.ml.seg_preprocess import preprocess, to_source
+    from brainlens.ml.seg_uncertainty import predictive_entropy, volume_range_ml
+
+    t_start = time.perf_counter()
+    report = progress or (lambda f, m: None)
+    if samples < 1:
+        raise InputError(f"samples must be at least 1, got {samples}")
+    volumes = _gather(study_or_volumes, sequences)
+    if not volumes:
+        raise InputError("no usable sequence: need at least one of FLAIR, T1, T1c or T2 "
+                         "(sequence not recognised from the file names or DICOM tags)")
+    check_compatible(volumes)
+    missing = [k for k in CHANNELS if k not in volumes]
+    warnings: list[str] = []
+    if missing:
+        warnings.append("missing sequence(s): " + ", ".join(_TITLES[k] for k in missing)
+                        + "; the model was trained with random sequence drop-out, but accuracy is lower")
+    reference = "flair" if "flair" in volumes else "t1ce" if "t1ce" in volumes else next(iter(volumes))
+    dev = choose_device(device)
+    model, entry = load_model(dev, model_dir)
+    timings: dict[str, float] = {}
+
+    report(0.02, "preprocessing")
+    t = time.perf_counter()
+    prep = preprocess(volumes, reference, SPACING_MM)
+    warnings += prep.warnings
+    timings["preprocess"] = time.perf_counter() - t
+    if cancel is not None and cancel():
+        raise Cancelled("segmentation cancelled")
+
+    t = time.perf_counter()
+    first_share = 1.0 / samples
+    mean, masks = predict_samples(model, prep.image, dev, samples, report, cancel, span=(0.1, 0.85))
+    net_total = time.perf_counter() - t
+    timings["network"] = net_total * first_share
+    timings["uncertainty"] = net_total * (1 - first_share)
+
+    report(0.88, "mapping back to the source grid")
+    t = time.perf_counter()
+    entropy = predictive_entropy(mean)
+    probs_src = to_source(mean, prep.grid)
+    labels = regions_to_labels(probs_src > 0.5)
+    uncertainty = to_source(entropy, prep.grid).astype(np.float32)
+    timings["uncertainty"] += time.perf_counter() - t
+    if cancel is not None and cancel():
+        raise Cancelled("segmentation cancelled")
+
+    report(0.94, "measuring")
+    t = time.perf_counter()
+    ref_vol = volumes[reference]
+    measured = measure_labels(labels, ref_vol.affine)
+    voxel_ml = SPACING_MM ** 3 / 1000.0
+    # Per-sample volumes on the 2 mm grid, nested the same way as the labels (ET in TC in WT).
+    per_region: list[list[float]] = [[], [], []]
+    for m in masks:
+        et = m[2]
+        tc = m[1] | et
+        for i, region in enumerate((m[0] | tc, tc, et)):
+            per_region[i].append(float(region.sum()) * voxel_ml)
+    for i, name in enumerate(REGIONS):
+        measured["regions"][name]["volume_ml_range"] = volume_range_ml(per_region[i])
+    timings["postprocess"] = time.perf_counter() - t
+    report(1.0, "done")
+    mask_vol = ref_vol.with_data(labels, name=f"Tumour segmentation ({entry.name})")
+    mask_vol.metadata.update(is_label=True, label_names={1: "necrotic / non-enhancing core", 2: "oedema",
+                                                         4: "enhancing tumour"})
+    unc_vol = ref_vol.with_data(uncertainty, name="Segmentation uncertainty (entropy, bits)")
+    return SegmentationResult(
+        mask=mask_vol, uncertainty=unc_vol, reference=reference, sequences_used=list(volumes),
+        missing_sequences=missing, regions=measured["regions"], rano=measured["rano"],
+        device=describe_device(dev), seconds=time.perf_counter() - t_start, samples=samples, timings=timings,
+        warnings=warnings, model={"name": entry.name, "version": entry.version, "sha256": entry.sha256})
