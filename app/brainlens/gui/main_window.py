@@ -292,6 +292,7 @@ class MainWindow(QMainWindow):
             ref = loaded.displays[spec.reference]
             add = scene.add_label_layer if spec.kind == "label" else scene.add_heatmap_layer
             add(spec.name, spec.data, ref, **spec.display)
+        loaded.layers = []  # the scene holds them now; do not keep a second copy of each array
         synthetic = any(d.source.metadata.get("synthetic") for d in loaded.displays)
         name = "Synthetic phantom (not patient data)" if synthetic else loaded.study.source.name
         self.setWindowTitle(f"BrainLens - {name}")
