@@ -122,6 +122,13 @@ def test_toggle_layers_from_panel(qtbot, window):
     assert 0 < np.count_nonzero(outline) < np.count_nonzero(filled)
     label_row.label_boxes[2].click()
     assert 2 in label_row.layer.hidden_labels
+    label_item = window.ortho.views["coronal"]._layer_items[id(label_row.layer)][1]
+    assert label_item.lut[2, 3] == 0 and label_item.lut[4, 3] == 255  # hidden label is transparent
+    label_row.opacity.setValue(20)
+    assert label_row.layer.opacity == pytest.approx(0.2) and label_item.opacity() == pytest.approx(0.2)
+    heat_row.threshold.setValue(50)
+    assert heat_row.layer.threshold == pytest.approx(0.5)
+    assert tuple(heat_item.levels) == pytest.approx((0.5, 1.0))
 
 
 def test_grab_to_png_is_not_trivial(qtbot, window, tmp_path):
