@@ -123,7 +123,8 @@ class LabelLayer(Layer):
     def __post_init__(self) -> None:
         self.data = np.ascontiguousarray(self.data, dtype=np.uint8)
         if not self.present:
-            self.present = tuple(int(v) for v in np.unique(self.data) if v != 0)
+            counts = np.bincount(self.data.reshape(-1), minlength=256)  # much faster than np.unique here
+            self.present = tuple(int(v) for v in np.flatnonzero(counts[1:]) + 1)
 
     def lut(self) -> np.ndarray:
         return label_lut(self.colors, [v for v in self.present if v not in self.hidden_labels])

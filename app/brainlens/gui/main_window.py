@@ -41,7 +41,7 @@ CONTROLS_HELP = (
     "Wheel, PgUp/PgDn, Up/Down: previous/next slice\n"
     "Right drag: window/level (left-right: width, up-down: level)\n"
     "Ctrl+wheel: zoom    Middle drag: pan    R: reset view\n"
-    "Space: cine (play through the slices of the last used plane)\n"
+    "C: cine (play through the slices of the last used plane)\n"
     f"Display convention: {CONVENTION}; sagittal views show anterior on the left.")
 ABOUT_TEXT = ("<b>BrainLens</b> - brain MRI viewer with on-device AI.<br>"
               "Not a medical device: results are for research and education.")
@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         self.act_screenshot = self._action("Save &screenshot...", self.choose_screenshot)
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_reset = self._action("&Reset view", self.ortho.reset_views, "R")
-        self.act_cine = self._action("&Cine", lambda on: self.ortho.set_cine(on), "Space", checkable=True)
+        self.act_cine = self._action("&Cine", lambda on: self.ortho.set_cine(on), "C", checkable=True)
         self.ortho.cine_changed.connect(self.act_cine.setChecked)
 
     def _build_toolbar(self) -> None:
