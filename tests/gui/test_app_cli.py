@@ -57,3 +57,11 @@ def test_absurd_path_is_one_line_not_a_traceback(qapp, tmp_path, capsys):
     assert main(["x" * 5000, "--screenshot", str(tmp_path / "s.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0]
+
+
+def test_app_icon_is_shipped(qapp):
+    from brainlens.gui.resources import app_icon, resource_path
+
+    assert resource_path("brainlens.png") is not None
+    assert not app_icon().isNull()
+    assert resource_path("no-such-file.png") is None

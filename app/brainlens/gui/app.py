@@ -48,6 +48,9 @@ def run_gui(args: Any) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "brainlens"])
     app.setOrganizationName("BrainLens")
     app.setApplicationName("BrainLens")
+    from brainlens.gui.resources import app_icon
+
+    app.setWindowIcon(app_icon())
 
     from brainlens.gui.main_window import MainWindow
 
