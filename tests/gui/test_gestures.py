@@ -26,18 +26,17 @@ def loaded(qtbot):
     win.close()
 
 
-def _mouse(widget, kind, pos, button, buttons):
-    ev = QMouseEvent(kind, QPointF(pos), widget.mapToGlobal(QPointF(pos)), button, buttons,
-                     Qt.KeyboardModifier.NoModifier)
+def _mouse(widget, kind, pos, button, buttons, mods=Qt.KeyboardModifier.NoModifier):
+    ev = QMouseEvent(kind, QPointF(pos), widget.mapToGlobal(QPointF(pos)), button, buttons, mods)
     QApplication.sendEvent(widget, ev)
 
 
-def drag(widget, start: QPoint, end: QPoint, button) -> None:
-    _mouse(widget, QEvent.Type.MouseButtonPress, start, button, button)
+def drag(widget, start: QPoint, end: QPoint, button, mods=Qt.KeyboardModifier.NoModifier) -> None:
+    _mouse(widget, QEvent.Type.MouseButtonPress, start, button, button, mods)
     for t in range(1, 11):
         p = start + (end - start) * (t / 10)
-        _mouse(widget, QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, button)
-    _mouse(widget, QEvent.Type.MouseButtonRelease, end, button, Qt.MouseButton.NoButton)
+        _mouse(widget, QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, button, mods)
+    _mouse(widget, QEvent.Type.MouseButtonRelease, end, button, Qt.MouseButton.NoButton, mods)
 
 
 def centre(view) -> QPoint:
@@ -74,6 +73,17 @@ def test_left_drag_moves_cursor_to_where_the_mouse_ends(loaded):
     # moving it down goes posterior (smaller j)
     start_view = view.vb.mapSceneToView(view.mapToScene(centre(view)))
     assert end_view.x() > start_view.x() and end_view.y() < start_view.y()
+
+
+def test_shift_drag_pans_without_moving_the_cursor(loaded):
+    scene, view = loaded.scene_model, loaded.ortho.views["sagittal"]
+    cursor = scene.cursor_voxel().copy()
+    before = view.vb.viewRange()[0]
+    drag(view.viewport(), centre(view), centre(view) + QPoint(50, 0), Qt.MouseButton.LeftButton,
+         Qt.KeyboardModifier.ShiftModifier)
+    after = view.vb.viewRange()[0]
+    assert abs(after[0] - before[0]) > 5  # the view moved (mm)
+    assert (scene.cursor_voxel() == cursor).all()
 
 
 def test_hover_shows_voxel_under_mouse(loaded, qtbot):

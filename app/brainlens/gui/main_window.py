@@ -40,7 +40,7 @@ CONTROLS_HELP = (
     "Left click or drag: move the cursor (all three planes follow)\n"
     "Wheel, PgUp/PgDn, Up/Down: previous/next slice\n"
     "Right drag: window/level (left-right: width, up-down: level)\n"
-    "Ctrl+wheel: zoom    Middle drag: pan    R: reset view\n"
+    "Ctrl+wheel: zoom    Middle drag or Shift+left drag: pan    R: reset view\n"
     "C: cine (play through the slices of the last used plane)\n"
     f"Display convention: {CONVENTION}; sagittal views show anterior on the left.")
 ABOUT_TEXT = ("<b>BrainLens</b> - brain MRI viewer with on-device AI.<br>"

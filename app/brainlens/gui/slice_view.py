@@ -5,7 +5,7 @@ Convention: RADIOLOGICAL -- the patient's right is on the screen's left in axial
 sagittal views have anterior on the left. Up is anterior (axial) or superior (coronal, sagittal).
 
 Mouse: left click/drag moves the shared cursor, wheel scrolls slices (Ctrl+wheel zooms), middle-drag
-pans, right-drag changes window/level. Keys: PgUp/PgDn or Up/Down scroll slices.
+or Shift+left-drag pans, right-drag changes window/level. Keys: PgUp/PgDn or Up/Down scroll slices.
 """
 
 from __future__ import annotations
@@ -58,7 +58,10 @@ class _PlaneViewBox(pg.ViewBox):
 
     def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
         button = ev.button()
-        if button == Qt.MouseButton.LeftButton:
+        shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if button == Qt.MouseButton.LeftButton and shift:  # pan without a middle button (trackpads)
+            super().mouseDragEvent(ev, axis)
+        elif button == Qt.MouseButton.LeftButton:
             ev.accept()
             self.clicked.emit(self.mapToView(ev.pos()))
         elif button == Qt.MouseButton.RightButton:
