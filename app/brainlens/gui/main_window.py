@@ -45,8 +45,8 @@ CONTROLS_HELP = (
     f"Display convention: {CONVENTION}; sagittal views show anterior on the left.")
 ABOUT_TEXT = ("<b>BrainLens</b> - brain MRI viewer with on-device AI.<br>"
               "Not a medical device: results are for research and education.")
-OPEN_FILTER = ("Images (*.dcm *.DCM *.ima *.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.png *.jpg *.jpeg *.tif "
-               "*.tiff);;All files (*)")
+OPEN_FILTER = ("Images (*.dcm *.DCM *.ima *.nii *.nii.gz *.hdr *.mgz *.nrrd *.nhdr *.png *.jpg *.jpeg *.tif "
+               "*.tiff *.bmp);;All files (*)")
 
 
 class MainWindow(QMainWindow):
