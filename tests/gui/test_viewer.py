@@ -51,8 +51,11 @@ def test_phantom_loads_with_layers_and_browser(qtbot, window):
     assert scene.layers[0].visible and not scene.layers[1].visible
     assert "Synthetic" in window.windowTitle()
     assert len(window.browser.rows()) == 4
-    # the demo starts with the cursor on the lesion
-    assert scene.layers[0].data[tuple(scene.cursor_voxel())] > 0
+    # the demo starts with the cursor on the lesion, and the status bar names the label there
+    value = int(scene.layers[0].data[tuple(scene.cursor_voxel())])
+    assert value > 0
+    names = {1: "necrotic core", 2: "oedema", 4: "enhancing rim"}
+    assert f"{DEMO_LABEL_LAYER}: {value} ({names[value]})" in window.info_label.text()
     # clicking another series in the browser shows it
     window.browser.list.setCurrentRow(2)
     assert scene.base.source.sequence == "t1ce"

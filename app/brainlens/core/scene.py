@@ -129,6 +129,10 @@ class LabelLayer(Layer):
     def lut(self) -> np.ndarray:
         return label_lut(self.colors, [v for v in self.present if v not in self.hidden_labels])
 
+    def describe(self, value: int) -> tuple[int, str]:
+        """(value, its name) for the status bar; 0 is background."""
+        return value, ("background" if value == 0 else self.label_names.get(value, f"label {value}"))
+
     @property
     def levels(self) -> tuple[float, float]:
         return 0.0, 255.0
@@ -262,7 +266,7 @@ class Scene:
         src = np.linalg.inv(base.source.affine) @ np.append(world, 1.0)
         return {"source_voxel": tuple(int(round(c)) for c in src[:3]), "world_mm": tuple(float(c) for c in world),
                 "value": float(base.canonical.data[tuple(v)]),
-                "labels": {lay.name: int(lay.data[tuple(v)]) for lay in self.layers
+                "labels": {lay.name: lay.describe(int(lay.data[tuple(v)])) for lay in self.layers
                            if isinstance(lay, LabelLayer) and lay.visible and lay.fits(base)}}
 
     # ---- window / level -----------------------------------------------------------------------------

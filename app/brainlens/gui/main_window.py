@@ -6,6 +6,8 @@ one line in a dialog and leaves the study that was open untouched.
 
 from __future__ import annotations
 
+import html
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -26,16 +28,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from brainlens.core.colors import BRATS_NAMES
 from brainlens.core.scene import WINDOW_PRESETS, Scene
 from brainlens.gui.layer_panel import LayerPanel
 from brainlens.gui.ortho_view import LAYOUTS, OrthoView
 from brainlens.gui.settings import add_recent, open_settings, recent_studies
 from brainlens.gui.slice_view import CONVENTION
 from brainlens.gui.study_browser import StudyBrowser
-from brainlens.jobs.runner import JobHandle, JobRunner
+from brainlens.jobs.runner import JobHandle, JobRunner, one_line
 from brainlens.jobs.tasks import LoadedStudy, demo_study, load_study
 
+log = logging.getLogger("brainlens.gui")
 CONTROLS_HELP = (
     "Left click or drag: move the cursor (all three planes follow)\n"
     "Wheel, PgUp/PgDn, Up/Down: previous/next slice\n"
@@ -285,6 +287,13 @@ class MainWindow(QMainWindow):
         if job is not self.load_job:
             return
         self._finish_job(job, "")
+        try:
+            self._show_study(loaded, source)
+        except Exception as exc:  # a bug here must not leave a traceback as the only trace of the failure
+            log.exception("showing the loaded study failed")
+            self._on_load_error(job, loaded.study.source.name, one_line(exc))
+
+    def _show_study(self, loaded: LoadedStudy, source: Path | None) -> None:
         self.loaded = loaded
         scene = self.scene_model
         scene.set_series(loaded.displays, current=loaded.initial)
@@ -296,8 +305,9 @@ class MainWindow(QMainWindow):
         synthetic = any(d.source.metadata.get("synthetic") for d in loaded.displays)
         name = "Synthetic phantom (not patient data)" if synthetic else loaded.study.source.name
         self.setWindowTitle(f"BrainLens - {name}")
-        warnings = "".join(f"<br><span style='color:#c80'>&#9888; {w}</span>" for w in loaded.study.warnings)
-        self.browser.set_header(f"<b>{name}</b><br>{len(loaded.displays)} series{warnings}")
+        warnings = "".join(f"<br><span style='color:#c80'>&#9888; {html.escape(w)}</span>"
+                           for w in loaded.study.warnings)
+        self.browser.set_header(f"<b>{html.escape(name)}</b><br>{len(loaded.displays)} series{warnings}")
         if loaded.focus_world is not None:  # start on the lesion / labelled region, not the volume centre
             scene.set_cursor_world(loaded.focus_world)
         if source is not None:
@@ -318,9 +328,9 @@ class MainWindow(QMainWindow):
         where = "Mouse" if voxel is not None else "Cursor"
         text = (f"{where}  voxel [{i}, {j}, {k}] (file grid)   RAS ({x:.1f}, {y:.1f}, {z:.1f}) mm   "
                 f"value {info['value']:.6g}")
-        for name, value in info["labels"].items():
+        for name, (value, label_name) in info["labels"].items():
             if value:
-                text += f"   {name}: {value} ({BRATS_NAMES.get(value, 'label')})"
+                text += f"   {name}: {value} ({label_name})"
         self.info_label.setText(text)
 
     def _on_window_changed(self) -> None:

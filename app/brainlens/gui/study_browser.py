@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QPixmap
@@ -47,7 +49,7 @@ class _SeriesRow(QWidget):
         pic.setPixmap(thumbnail(sd))
         title = sd.source.name or f"Series {index + 1}"
         # zero-width spaces let long file-style names (a_b_c_flair) wrap instead of being cut off
-        name = QLabel(f"<b>{title.replace('_', '_&#8203;')}</b>")
+        name = QLabel(f"<b>{html.escape(title).replace('_', '_&#8203;')}</b>")
         name.setWordWrap(True)
         info = QLabel(describe(sd))
         self.combo = QComboBox()
