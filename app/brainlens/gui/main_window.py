@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEventLoop, Qt, QTimer
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 from brainlens.core.scene import WINDOW_PRESETS, Scene
 from brainlens.gui.layer_panel import LayerPanel
 from brainlens.gui.ortho_view import LAYOUTS, OrthoView
+from brainlens.gui.screenshot import grab_to_png
 from brainlens.gui.settings import add_recent, open_settings, recent_studies
 from brainlens.gui.slice_view import CONVENTION
 from brainlens.gui.study_browser import StudyBrowser
@@ -374,23 +374,7 @@ class MainWindow(QMainWindow):
 
     def save_screenshot(self, path: str | Path) -> Path:
         """Grab this window to a PNG (written to a temp file first, then moved into place)."""
-        path = Path(path)
-        for _ in range(3):
-            QApplication.processEvents()
-        pixmap = self.grab()
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=str(path.parent) if str(path.parent) else ".")
-        os.close(fd)
-        try:
-            if not pixmap.save(tmp, "PNG"):
-                raise OSError(f"could not write {path}")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a screenshot is an ordinary file
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return grab_to_png(self, path)
 
     def choose_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "brainlens.png", "PNG (*.png)")
