@@ -276,3 +276,17 @@ def test_sequence_override_is_stored_on_the_volume(qtbot, window):
     assert vol.sequence == "t2" and window.scene_model.series[1].canonical.sequence == "t2"
     row.combo.setCurrentText("unknown")
     assert vol.sequence is None
+
+
+def test_heatmap_colormap_and_layer_removal(qtbot, window):
+    open_demo(qtbot, window)
+    heat_row = window.layer_panel.row_for(DEMO_HEATMAP_LAYER)
+    heat_row.visible.click()
+    item = window.ortho.views["axial"]._layer_items[id(heat_row.layer)][1]
+    before = item.lut.copy()
+    heat_row.colormap.setCurrentText("cool")
+    assert heat_row.layer.colormap == "cool" and not np.array_equal(item.lut, before)
+    heat_row.remove.click()
+    assert [layer.name for layer in window.scene_model.layers] == [DEMO_LABEL_LAYER]
+    assert [r.layer.name for r in window.layer_panel.rows] == [DEMO_LABEL_LAYER]
+    assert all(len(v._layer_items) == 1 for v in window.ortho.views.values())

@@ -3,10 +3,23 @@ per-label toggles, heatmaps a threshold slider. Rows write to the layer; the vie
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QFrame, QGridLayout, QLabel, QScrollArea, QSlider, QVBoxLayout, QWidget
+import html
 
-from brainlens.core.colors import label_color
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QScrollArea,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from brainlens.core.colors import COLORMAPS, label_color
 from brainlens.core.scene import HeatmapLayer, LabelLayer, Layer, Scene
 
 
@@ -30,11 +43,16 @@ class LayerRow(QFrame):
         self.visible.setToolTip("Show this layer")
         self.visible.setChecked(layer.visible)
         self.visible.toggled.connect(lambda on: layer.update(visible=on))
-        name = QLabel(f"<b>{layer.name}</b>")
+        name = QLabel(f"<b>{html.escape(layer.name)}</b>")
         name.setWordWrap(True)
         name.setMinimumWidth(120)
+        self.remove = QToolButton()
+        self.remove.setText("\u2715")
+        self.remove.setToolTip("Remove this layer from the view (files on disk are not touched)")
+        self.remove.clicked.connect(lambda: scene.remove_layer(layer))
         grid.addWidget(self.visible, 0, 0, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(name, 0, 1)
+        grid.addWidget(self.remove, 0, 2, Qt.AlignmentFlag.AlignTop)
         if not layer.fits(scene.base):
             note = QLabel("(on another grid than the series shown)")
             note.setStyleSheet("color: gray;")
@@ -46,6 +64,7 @@ class LayerRow(QFrame):
         self.label_boxes: dict[int, QCheckBox] = {}
         self.outline: QCheckBox | None = None
         self.threshold: QSlider | None = None
+        self.colormap: QComboBox | None = None
         if isinstance(layer, LabelLayer):
             self.outline = QCheckBox("Outline only")
             self.outline.setChecked(layer.outline)
@@ -68,6 +87,12 @@ class LayerRow(QFrame):
             self.threshold = _slider(round(100 * layer.threshold / vmax))
             self.threshold.valueChanged.connect(lambda v: layer.update(threshold=v / 100 * vmax))
             grid.addWidget(self.threshold, 3, 1)
+            grid.addWidget(QLabel("Colours"), 4, 0)
+            self.colormap = QComboBox()
+            self.colormap.addItems([c for c in COLORMAPS if c != "gray"])
+            self.colormap.setCurrentText(layer.colormap)
+            self.colormap.currentTextChanged.connect(lambda name: layer.update(colormap=name))
+            grid.addWidget(self.colormap, 4, 1)
         layer.changed.connect(self._sync)
 
     def _toggle_label(self, value: int, on: bool) -> None:
