@@ -134,6 +134,7 @@ def predict_samples(model: Any, image: np.ndarray, device: Any, samples: int,
     import torch
     from monai.inferers import sliding_window_inference
 
+    from brainlens.ml.seg_model import autocast
     from brainlens.ml.seg_uncertainty import sample_plan, set_mc_dropout
 
     plan = sample_plan(samples)
@@ -143,7 +144,7 @@ def predict_samples(model: Any, image: np.ndarray, device: Any, samples: int,
     def predictor(x: torch.Tensor) -> torch.Tensor:
         if cancel is not None and cancel():
             raise Cancelled("segmentation cancelled")
-        out = model(x)
+        out = model(x).float()  # blend windows in float32 even under bf16 autocast
         done[0] += 1
         if progress is not None:
             progress(span[0] + (span[1] - span[0]) * min(done[0] / total, 1.0),
@@ -153,15 +154,16 @@ def predict_samples(model: Any, image: np.ndarray, device: Any, samples: int,
     x = torch.from_numpy(np.ascontiguousarray(image))[None].to(device)
     mean = np.zeros((len(REGIONS),) + image.shape[1:], dtype=np.float32)
     per_sample = []
-    torch.manual_seed(0)  # MC dropout masks are reproducible run to run
-    with torch.inference_mode():
+    # Fixed MC-dropout masks (reproducible results) without touching the caller's global RNG.
+    with torch.random.fork_rng(devices=[]), torch.inference_mode(), autocast(device):
+        torch.manual_seed(0)
         for dims, dropout in plan:
             set_mc_dropout(model, dropout)
             xin = torch.flip(x, dims) if dims else x
             logits = sliding_window_inference(xin, PATCH, 1, predictor, overlap=OVERLAP, mode="gaussian")
             if dims:
                 logits = torch.flip(logits, dims)
-            p = torch.sigmoid(logits)[0].float().cpu().numpy()
+            p = torch.sigmoid(logits.float())[0].cpu().numpy()
             mean += p
             per_sample.append(p > 0.5)
     set_mc_dropout(model, False)

@@ -80,11 +80,13 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if s == 0 else 2.0 * int((pred & truth).sum()) / s
 
 
-def validate(model: Any, cases: list[tuple[np.ndarray, np.ndarray]], keep: tuple[str, ...] = CHANNELS
-             ) -> list[float]:
+def validate(model: Any, cases: list[tuple[np.ndarray, np.ndarray]], keep: tuple[str, ...] = CHANNELS,
+             bf16: bool = False) -> list[float]:
     """Mean Dice per region on the 2 mm grid with sliding-window inference (patch size, overlap 0.25)."""
     import torch
     from monai.inferers import sliding_window_inference
+
+    from brainlens.ml.seg_model import autocast
 
     scores = []
     model.eval()
@@ -94,9 +96,10 @@ def validate(model: Any, cases: list[tuple[np.ndarray, np.ndarray]], keep: tuple
             for c, name in enumerate(CHANNELS):
                 if name not in keep:
                     img[c] = 0
-            logits = sliding_window_inference(torch.from_numpy(img)[None], PATCH, 1, model, overlap=0.25,
-                                              mode="gaussian")
-            pred = (torch.sigmoid(logits)[0] > 0.5).numpy()
+            with autocast("cpu", bf16):
+                logits = sliding_window_inference(torch.from_numpy(img)[None], PATCH, 1, model, overlap=0.25,
+                                                  mode="gaussian")
+            pred = (torch.sigmoid(logits.float())[0] > 0.5).numpy()
             scores.append([dice(pred[i], regions[i]) for i in range(len(REGIONS))])
     model.train()
     return list(np.mean(scores, axis=0))
@@ -145,6 +148,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--patience", type=int, default=10, help="epochs without validation gain before stopping")
     p.add_argument("--no-replan", dest="replan", action="store_false",
                    help="keep the step count planned at calibration instead of re-fitting it to the budget")
+    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                   help="bfloat16 autocast on CPU (auto: when oneDNN has native bf16 kernels)")
     p.add_argument("--drop-p", type=float, default=0.5, help="sequence drop-out probability")
     return p.parse_args(argv)
 
@@ -158,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from brainlens.ml.seg_augment import augment, sample_patch
-    from brainlens.ml.seg_model import build_model
+    from brainlens.ml.seg_model import autocast, build_model, cpu_bf16_supported
 
     torch.set_num_threads(args.threads)
+    bf16 = cpu_bf16_supported() if args.bf16 == "auto" else args.bf16 == "on"
     torch.manual_seed(args.seed)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -171,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     val = [cached_case(args.data, c, out / "cache") for c in split["val"]]
     for c in split["test"]:  # cache now so evaluation does not wait (evaluation itself reads the 1 mm files)
         cached_case(args.data, c, out / "cache")
+    _log(out, f"# bf16 autocast: {bf16}; threads {args.threads}")
     _log(out, f"# cached {len(train)} train, {len(val)} val cases in {time.monotonic() - t0:.0f} s; "
               f"split {json.dumps(split)}")
 
@@ -203,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     def train_step() -> float:
         x, y = batch()
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        with autocast("cpu", bf16):
+            logits = model(x)
+        loss = loss_fn(logits.float(), y)
         loss.backward()
         opt.step()
         return float(loss.detach())
@@ -215,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             train_step()
         step_s = (time.monotonic() - t_cal) / 5
         t_val = time.monotonic()
-        validate(model, val)
+        validate(model, val, bf16=bf16)
         val_s = time.monotonic() - t_val
         remaining = budget_s - (time.monotonic() - t_start) - 60
         per_step = step_s + val_s / args.epoch_steps
@@ -251,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         if state["step"] % args.epoch_steps and state["step"] < state["total_steps"]:
             continue
         state["epoch"] += 1
-        d_all = validate(model, val)
-        d_flair = validate(model, val, keep=("flair",))
+        d_all = validate(model, val, bf16=bf16)
+        d_flair = validate(model, val, keep=("flair",), bf16=bf16)
         score = float(np.mean(d_all))
         improved = score > state["best"]
         if improved:
@@ -293,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     _log(out, f"# done ({stop_reason}) at step {state['step']}; best val mean Dice {state['best']:.4f} "
               f"at step {state['best_step']}; {state['train_seconds'] / 60:.1f} min training in total")
-    summary = {"stop_reason": stop_reason, "threads": args.threads, "batch": args.batch, "lr": args.lr,
+    summary = {"stop_reason": stop_reason, "threads": args.threads, "bf16_autocast": bf16, "batch": args.batch,
+               "lr": args.lr,
                "patch": list(PATCH), "steps": state["step"], "total_steps": state["total_steps"],
                "best_step": state["best_step"],
                "best_val_mean_dice": state["best"], "train_minutes": state["train_seconds"] / 60,
