@@ -36,5 +36,5 @@ def test_network_maps_four_channels_to_three_regions() -> None:
 
     model = build_model().eval()
     with torch.no_grad():
-        out = model(torch.zeros(1, 4, 32, 32, 32))
-    assert tuple(out.shape) == (1, len(REGIONS), 32, 32, 32)
+        out = model(torch.zeros(1, 4, 16, 16, 16))
+    assert tuple(out.shape) == (1, len(REGIONS), 16, 16, 16)
