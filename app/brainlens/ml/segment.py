@@ -23,6 +23,9 @@ Progress = Callable[[float, str], None]
 CancelFlag = Callable[[], bool]
 OVERLAP = 0.25
 DEFAULT_SAMPLES = 4
+# Tumour components smaller than this (ml) are dropped unless they are the largest: isolated false
+# positives far from the tumour dominate HD95 and the lesion count.
+MIN_COMPONENT_ML = 0.5
 _PATIENT_KEYS = ("patient_hash", "patient_id", "PatientID")
 _TITLES = {"flair": "FLAIR", "t1": "T1", "t1ce": "T1c", "t2": "T2"}
 
@@ -119,6 +122,24 @@ def load_model(device: Any, directory: Path | str | None = None) -> tuple[Any, A
     return model.to(device).eval(), entry
 
 
+def remove_small_components(labels: np.ndarray, affine: np.ndarray, min_ml: float) -> np.ndarray:
+    """Labels with whole-tumour components under ``min_ml`` removed (the largest always stays)."""
+    from scipy import ndimage
+
+    if min_ml <= 0 or not labels.any():
+        return labels
+    comp, n = ndimage.label(labels > 0, structure=np.ones((3, 3, 3), bool))
+    if n <= 1:
+        return labels
+    voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
+    sizes = np.bincount(comp.ravel(), minlength=n + 1)[1:] * voxel_ml
+    keep = np.concatenate([[False], sizes >= min_ml])
+    keep[int(np.argmax(sizes)) + 1] = True
+    out = labels.copy()
+    out[(comp > 0) & ~keep[comp]] = 0
+    return out
+
+
 def _n_windows(shape: tuple[int, ...]) -> int:
     n = 1
     for size, roi in zip(shape, PATCH):
@@ -172,8 +193,8 @@ def predict_samples(model: Any, image: np.ndarray, device: Any, samples: int,
 
 def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], progress: Progress | None = None,
             cancel: CancelFlag | None = None, samples: int = DEFAULT_SAMPLES, device: str = "auto",
-            sequences: Mapping[str, Volume] | None = None,
-            model_dir: Path | str | None = None) -> SegmentationResult:
+            sequences: Mapping[str, Volume] | None = None, model_dir: Path | str | None = None,
+            min_component_ml: float = MIN_COMPONENT_ML) -> SegmentationResult:
     """Segment the tumour; see the module doc. Raises InputError, ModelError or Cancelled."""
     from brainlens.core.measurements import measure_labels
     from brainlens.ml.device import choose_device, describe_device
@@ -218,7 +239,8 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     t = time.perf_counter()
     entropy = predictive_entropy(mean)
     probs_src = to_source(mean, prep.grid)
-    labels = regions_to_labels(probs_src > 0.5)
+    ref_vol = volumes[reference]
+    labels = remove_small_components(regions_to_labels(probs_src > 0.5), ref_vol.affine, min_component_ml)
     uncertainty = to_source(entropy, prep.grid).astype(np.float32)
     timings["uncertainty"] += time.perf_counter() - t
     if cancel is not None and cancel():
@@ -226,15 +248,14 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
 
     report(0.94, "measuring")
     t = time.perf_counter()
-    ref_vol = volumes[reference]
     measured = measure_labels(labels, ref_vol.affine)
     voxel_ml = SPACING_MM ** 3 / 1000.0
     # Per-sample volumes on the 2 mm grid, nested the same way as the labels (ET in TC in WT).
     per_region: list[list[float]] = [[], [], []]
+    grid_affine = prep.grid.cropped_affine
     for m in masks:
-        et = m[2]
-        tc = m[1] | et
-        for i, region in enumerate((m[0] | tc, tc, et)):
+        lab = remove_small_components(regions_to_labels(m), grid_affine, min_component_ml)
+        for i, region in enumerate((lab > 0, (lab == 1) | (lab == 4), lab == 4)):
             per_region[i].append(float(region.sum()) * voxel_ml)
     for i, name in enumerate(REGIONS):
         measured["regions"][name]["volume_ml_range"] = volume_range_ml(per_region[i])
