@@ -108,3 +108,17 @@ def test_sequences_not_in_same_space_exit_2(nifti_study: Path, tmp_path: Path, c
     assert rc == 2
     assert "overlap" in _one_error_line(capsys.readouterr().err)
     assert not out.exists()
+
+
+def test_out_folder_that_would_overwrite_an_input_is_refused(nifti_study: Path, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "study"
+    folder.mkdir()
+    flair = folder / "phantom_flair.nii.gz"
+    flair.write_bytes((nifti_study / "phantom_flair.nii.gz").read_bytes())
+    precious = folder / "mask.nii.gz"  # the user's own file that happens to share an output name
+    precious.write_bytes(b"user data")
+    rc = main(["segment", "--flair", str(flair), "--t2", str(precious), "--out", str(folder)])
+    assert rc == 2
+    assert "overwrite an input" in _one_error_line(capsys.readouterr().err)
+    assert precious.read_bytes() == b"user data"
+    assert sorted(p.name for p in folder.iterdir()) == ["mask.nii.gz", "phantom_flair.nii.gz"]

@@ -121,12 +121,18 @@ def _write_nifti(vol: Volume, path: str) -> None:
     nib.save(img, path)
 
 
-def write_outputs(result: Any, doc: dict[str, Any], out_dir: Path, inputs: set[Path]) -> list[Path]:
-    """All four files via temporary names in ``out_dir`` and os.replace at the end (all or nothing)."""
+def check_targets(out_dir: Path, inputs: set[Path]) -> list[Path]:
+    """The four output paths; refuses any that is one of the inputs (checked before any work is done)."""
     targets = [(out_dir / name).resolve() for name in OUTPUTS]
     clash = [t for t in targets if t in inputs]
     if clash:
         raise InputError(f"--out would overwrite an input file ({clash[0].name}); choose another folder")
+    return targets
+
+
+def write_outputs(result: Any, doc: dict[str, Any], out_dir: Path, inputs: set[Path]) -> list[Path]:
+    """All four files via temporary names in ``out_dir`` and os.replace at the end (all or nothing)."""
+    targets = check_targets(out_dir, inputs)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -175,6 +181,8 @@ class _StderrProgress:
 def run(args: argparse.Namespace) -> int:
     if args.samples is not None and args.samples < 1:
         raise InputError("--samples must be at least 1")
+    if args.out is not None:
+        check_targets(args.out, _input_paths(args))
     volumes, source = _volumes(args)
     from brainlens.ml.segment import DEFAULT_SAMPLES, segment
 

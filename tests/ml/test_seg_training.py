@@ -12,6 +12,13 @@ import pytest
 from brainlens.training.segmenter import lr_factor, replan_total, split_cases
 
 
+def test_training_dispatcher_rejects_unknown_recipe(capsys) -> None:
+    from brainlens.training.cli import main
+
+    assert main([]) == 2 and main(["nonsense"]) == 2
+    assert "segmenter" in capsys.readouterr().err
+
+
 def test_split_is_patient_wise_fixed_and_complete() -> None:
     cases = [f"case{i:02d}" for i in range(16)]
     a, b = split_cases(cases), split_cases(list(reversed(cases))[::-1])
