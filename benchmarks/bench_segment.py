@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"case {case}, {samples} sample(s), {result.device}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs; load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}")
     print(f"imports (torch, MONAI, BrainLens): {import_s:.1f} s (once per process)")
-    for stage in ("load", "preprocess", "network", "uncertainty", "postprocess", "total"):
+    for stage in ("load", "model_load", "preprocess", "network", "uncertainty", "postprocess", "total"):
         print(f"  {stage:12s} {best[stage]:7.2f} s")
     print(f"peak RSS {peak_mb:.0f} MB")
     verdict_t = "met" if best["total"] <= TARGET_S else "NOT met"

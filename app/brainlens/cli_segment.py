@@ -148,7 +148,10 @@ def write_outputs(result: Any, doc: dict[str, Any], out_dir: Path, inputs: set[P
         _write_nifti(result.uncertainty, temps[1])
         Path(temps[2]).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         Path(temps[3]).write_text(measurements_csv(doc), encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
         for tmp, target in zip(temps, targets):
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary user files
             os.replace(tmp, target)
     except OSError as exc:
         raise InputError(f"cannot write results to {out_dir}: {exc.strerror or exc}") from exc

@@ -217,8 +217,10 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
                         + "; the model was trained with random sequence drop-out, but accuracy is lower")
     reference = "flair" if "flair" in volumes else "t1ce" if "t1ce" in volumes else next(iter(volumes))
     dev = choose_device(device)
-    model, entry = load_model(dev, model_dir)
     timings: dict[str, float] = {}
+    t = time.perf_counter()
+    model, entry = load_model(dev, model_dir)
+    timings["model_load"] = time.perf_counter() - t
 
     report(0.02, "preprocessing")
     t = time.perf_counter()
@@ -251,14 +253,20 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     measured = measure_labels(labels, ref_vol.affine)
     voxel_ml = SPACING_MM ** 3 / 1000.0
     # Per-sample volumes on the 2 mm grid, nested the same way as the labels (ET in TC in WT).
-    per_region: list[list[float]] = [[], [], []]
+    # The spread is measured on the 2 mm grid, then rescaled to the delivered mask's volume, so
+    # the range describes the same (1 mm) mask the point value does.
     grid_affine = prep.grid.cropped_affine
-    for m in masks:
+
+    def region_volumes(m: np.ndarray) -> list[float]:
         lab = remove_small_components(regions_to_labels(m), grid_affine, min_component_ml)
-        for i, region in enumerate((lab > 0, (lab == 1) | (lab == 4), lab == 4)):
-            per_region[i].append(float(region.sum()) * voxel_ml)
+        return [float(r.sum()) * voxel_ml for r in (lab > 0, (lab == 1) | (lab == 4), lab == 4)]
+
+    per_sample = np.array([region_volumes(m) for m in masks])  # (samples, 3)
+    at_mean = region_volumes(mean > 0.5)
     for i, name in enumerate(REGIONS):
-        measured["regions"][name]["volume_ml_range"] = volume_range_ml(per_region[i])
+        point = measured["regions"][name]["volume_ml"]
+        scale = point / at_mean[i] if at_mean[i] > 0 else 1.0
+        measured["regions"][name]["volume_ml_range"] = volume_range_ml(list(per_sample[:, i] * scale))
     timings["postprocess"] = time.perf_counter() - t
     report(1.0, "done")
     mask_vol = ref_vol.with_data(labels, name=f"Tumour segmentation ({entry.name})")

@@ -306,7 +306,9 @@ def card_markdown(r: dict[str, Any]) -> str:
               "healthy brains (false positives not measured), children.",
               "- 10 training patients, 4 test patients: small, single-source; results can differ "
               "widely on other data.",
-              "- Volumes reported with a range: 5th-95th percentile of per-sample volumes on the 2 mm grid.",
+              "- Volume ranges are the 5th-95th percentile of the per-sample volumes (plain pass + flip / "
+              "MC-dropout samples) on the 2 mm grid, rescaled to the delivered mask's volume: they show "
+              "sampling spread only and are not calibrated against the true volume error.",
               ""]
     return "\n".join(lines)
 
