@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--card", type=Path, default=Path("models/segmenter_card"), help="card path without suffix")
     p.add_argument("--samples", type=int, default=None)
     p.add_argument("--version", default=dt.date.today().isoformat())
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--limit", type=int, default=None, help="only the first N test cases (smoke test)")
     p.add_argument("--no-export", action="store_true", help="evaluate the weights already in the registry")
     args = p.parse_args(argv)
@@ -177,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     from brainlens.training.segmenter import list_cases
 
     samples = args.samples or DEFAULT_SAMPLES
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     split = split_cases(list_cases(args.data))
     exported = None if args.no_export else export(args.run, args.version, args.models_dir)
 
