@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     t = time.perf_counter()
+    load_start = os.getloadavg()[0]
     val_pp = None if args.limit else postprocess_check(args.data, split["val"], samples, args.models_dir)
     if val_pp:
         log(f"validation post-processing check: {json.dumps(val_pp)}")
@@ -208,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             resource.RUSAGE_SELF).ru_maxrss / 1024,
         "hardware": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                      "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                     "device": describe_device("cpu"), "torch": torch.__version__},
+                     "device": describe_device("cpu"), "torch": torch.__version__,
+                     "load_average_start": load_start, "load_average_end": os.getloadavg()[0]},
         "evaluation_minutes": (time.perf_counter() - t) / 60,
     }
     write_card(report, args.card)
@@ -288,7 +290,8 @@ def card_markdown(r: dict[str, Any]) -> str:
     lines += ["", "## Speed and memory", "",
               f"Mean seconds per study are in the table (segment() only, {hw['device']}, "
               f"{hw['processor']}, {hw['cpu_count']} CPUs, torch {hw['torch']}; the machine was shared with "
-              "other jobs during evaluation). Peak RSS of the whole evaluation process: "
+              f"other jobs: 1-min load average {hw['load_average_start']:.1f} at the start, "
+              f"{hw['load_average_end']:.1f} at the end). Peak RSS of the whole evaluation process: "
               f"{r['peak_rss_mb_evaluation_process']:.0f} MB. See benchmarks/bench_segment.py for per-stage "
               "timing of a single study.",
               "", "## Brain extraction check", "",
