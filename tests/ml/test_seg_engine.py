@@ -76,6 +76,14 @@ def test_no_usable_sequence_is_an_input_error(model_dir: Path) -> None:
         segment([vol], model_dir=model_dir)
 
 
+def test_a_single_slice_is_refused(model_dir: Path) -> None:
+    from brainlens.ml.segment import segment
+
+    flat = Volume(np.ones((64, 64, 1), np.float32), np.eye(4), sequence="flair")
+    with pytest.raises(InputError, match="3D"):
+        segment([flat], model_dir=model_dir)
+
+
 def test_different_patients_and_disjoint_space_are_refused(study, model_dir: Path) -> None:
     from brainlens.ml.segment import segment
 

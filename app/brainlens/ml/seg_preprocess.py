@@ -75,7 +75,7 @@ def resample(data: np.ndarray, src_affine: np.ndarray, dst_affine: np.ndarray,
     mat = m[:3, :3]
     if np.allclose(mat, np.diag(np.diag(mat)), atol=1e-9):
         mat = np.diag(mat)  # axis-aligned: scipy's faster separable path
-    src = np.asarray(data, dtype=np.float32)
+    src = np.nan_to_num(np.asarray(data, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     return ndimage.affine_transform(src, mat, offset=m[:3, 3], output_shape=tuple(dst_shape), order=order,
                                     mode="constant", cval=cval, prefilter=False)
 

@@ -23,6 +23,7 @@ Progress = Callable[[float, str], None]
 CancelFlag = Callable[[], bool]
 OVERLAP = 0.25
 DEFAULT_SAMPLES = 4
+MIN_SLICES = 8
 # Tumour components smaller than this (ml) are dropped unless they are the largest: isolated false
 # positives far from the tumour dominate HD95 and the lesion count.
 MIN_COMPONENT_ML = 0.5
@@ -209,6 +210,9 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     if not volumes:
         raise InputError("no usable sequence: need at least one of FLAIR, T1, T1c or T2 "
                          "(sequence not recognised from the file names or DICOM tags)")
+    flat = [f"{_TITLES[k]} ({min(v.shape)} slices)" for k, v in volumes.items() if min(v.shape) < MIN_SLICES]
+    if flat:
+        raise InputError(f"segmentation needs 3D series; too few slices in {', '.join(flat)}")
     check_compatible(volumes)
     missing = [k for k in CHANNELS if k not in volumes]
     warnings: list[str] = []
