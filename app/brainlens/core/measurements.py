@@ -22,6 +22,7 @@ REGIONS: dict[str, tuple[int, ...]] = {
 }
 _CONN26 = np.ones((3, 3, 3), dtype=bool)
 PERPENDICULAR_TOLERANCE_DEG = 5.0
+_SMALL_COMPONENT = 64  # voxels; below this a component's diameter is found by brute force
 _CHUNK = 512  # rows per block in pairwise distances, bounds memory at ~_CHUNK * N floats
 
 
@@ -124,6 +125,16 @@ def max_diameter_mm(mask: np.ndarray, affine: np.ndarray) -> float:
     return _diameter_from_ijk(ijk, affine)[0]
 
 
+def _component_diameter(sub: np.ndarray, offset: np.ndarray, affine: np.ndarray) -> float:
+    """Max diameter of one component given as a boolean crop starting at ``offset``."""
+    n = int(np.count_nonzero(sub))
+    if n < 2:
+        return 0.0
+    if n <= _SMALL_COMPONENT:  # direct pairwise is cheaper than erosion + hull for a few voxels
+        return _farthest_pair(_to_mm(np.argwhere(sub) + offset, affine))[0]
+    return _diameter_from_ijk(np.argwhere(_surface(sub)) + offset, affine)[0]
+
+
 def lesions(mask: np.ndarray, affine: np.ndarray, min_volume_ml: float = 0.0) -> list[dict[str, Any]]:
     """Connected components (26-connectivity), largest first, each with volume, RAS centroid and diameter."""
     mask, crop_offset = _crop(np.asarray(mask, dtype=bool))
@@ -132,17 +143,22 @@ def lesions(mask: np.ndarray, affine: np.ndarray, min_volume_ml: float = 0.0) ->
         return []
     affine = _shifted(affine, crop_offset)
     vox_ml = voxel_volume_ml(affine)
-    sizes = np.bincount(labelled.ravel(), minlength=count + 1)
+    # sizes and centroids of all components in one pass over the mask's voxels (a per-component loop is
+    # slow on speckled masks, and ndimage.center_of_mass walks the whole grid)
+    where = np.nonzero(mask)
+    ids = labelled[where]
+    sizes = np.bincount(ids, minlength=count + 1)
+    sums = np.stack([np.bincount(ids, weights=w.astype(np.float64), minlength=count + 1) for w in where], axis=1)
+    keep = [int(i) for i in np.flatnonzero(sizes * vox_ml >= min_volume_ml) if i > 0]
+    if not keep:
+        return []
+    centroids = _to_mm(sums[keep] / sizes[keep, None], affine)
+    boxes = ndimage.find_objects(labelled)
     out = []
-    for index, box in enumerate(ndimage.find_objects(labelled), start=1):
-        if box is None or sizes[index] * vox_ml < min_volume_ml:
-            continue
-        sub = labelled[box] == index
-        offset = np.array([s.start for s in box])
-        ijk = np.argwhere(sub) + offset
-        surf = np.argwhere(_surface(sub)) + offset
-        diameter = _diameter_from_ijk(surf, affine)[0] if len(surf) >= 2 else 0.0
-        centroid = _to_mm(ijk.mean(axis=0, keepdims=True), affine)[0]
+    for index, centroid in zip(keep, centroids):
+        box = boxes[index - 1]
+        diameter = 0.0 if sizes[index] == 1 else _component_diameter(
+            labelled[box] == index, np.array([s.start for s in box]), affine)
         out.append({"volume_ml": float(sizes[index] * vox_ml),
                     "centroid_ras_mm": [float(c) for c in centroid],
                     "n_voxels": int(sizes[index]),
@@ -257,9 +273,10 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray) -> dict[str, Any]:
     regions = {}
     for name in REGIONS:
         mask = region_mask(sub, name)
-        regions[name] = {"volume_ml": volume_ml(mask, sub_affine),
-                         "max_diameter_mm": max_diameter_mm(mask, sub_affine),
-                         "lesions": lesions(mask, sub_affine)}
+        found = lesions(mask, sub_affine)
+        # one lesion: its diameter is the region's, no need to hull the same surface twice
+        diameter = found[0]["max_diameter_mm"] if len(found) == 1 else max_diameter_mm(mask, sub_affine)
+        regions[name] = {"volume_ml": volume_ml(mask, sub_affine), "max_diameter_mm": diameter, "lesions": found}
     result = rano(region_mask(sub, "enhancing_tumor"), sub_affine)
     if result is not None:  # report indices on the caller's grid, not the crop's
         result["slice_index"] += int(offset[result["slice_axis"]])
