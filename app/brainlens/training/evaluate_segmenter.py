@@ -30,6 +30,20 @@ CONFIGS = {"all four": CHANNELS, "FLAIR only": ("flair",), "T1c only": ("t1ce",)
 # BraTS convention for HD95 when exactly one of prediction / truth is empty.
 HD95_EMPTY_MM = 373.13
 TARGETS = {"whole_tumor": 0.90, "tumor_core": 0.82, "enhancing_tumor": 0.78}
+# BraTS 2018 training data ships HGG and LGG in separate folders; these case names are the LGG ones
+# (collections TCIA09/10/12/13 and these 2013 cases). Used only to describe the split in the card.
+_LGG_PREFIXES = ("Brats18_TCIA09_", "Brats18_TCIA10_", "Brats18_TCIA12_", "Brats18_TCIA13_")
+_LGG_2013 = {0, 1, 6, 8, 9, 15, 16, 24, 28, 29}
+
+
+def grade(case: str) -> str:
+    """'LGG' or 'HGG' from the BraTS 2018 case name."""
+    if case.startswith(_LGG_PREFIXES):
+        return "LGG"
+    parts = case.split("_")
+    if len(parts) >= 3 and parts[1] == "2013" and parts[2].isdigit() and int(parts[2]) in _LGG_2013:
+        return "LGG"
+    return "HGG"
 
 
 def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, float, float]) -> float:
@@ -169,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=None)
     p.add_argument("--version", default=dt.date.today().isoformat())
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--note", default="", help="free-text note on how training went (e.g. resumes)")
     p.add_argument("--limit", type=int, default=None, help="only the first N test cases (smoke test)")
     p.add_argument("--no-export", action="store_true", help="evaluate the weights already in the registry")
     args = p.parse_args(argv)
@@ -205,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         "split": split, "samples": samples, "summary": summarise(ev["per_case"]), "per_case": ev["per_case"],
         "targets_dice": TARGETS, "training": (exported or {}).get("summary", {}) or _summary(args.run),
         "brain_extraction": bx, "validation_min_component_ml_check": val_pp,
-        "min_component_ml": MIN_COMPONENT_ML, "peak_rss_mb_evaluation_process": resource.getrusage(
-            resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "min_component_ml": MIN_COMPONENT_ML, "note": args.note,
+        "grades": {k: {c: grade(c) for c in v} for k, v in split.items()},
+        "peak_rss_mb_evaluation_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "hardware": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                      "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                      "device": describe_device("cpu"), "torch": torch.__version__,
@@ -258,7 +274,10 @@ def card_markdown(r: dict[str, Any]) -> str:
              f"fixed by seed: test {', '.join(r['split']['test'])}; validation (early stopping) "
              f"{', '.join(r['split']['val'])}; training: the other {len(r['split']['train'])}. "
              "No k-fold cross-validation: one CPU training run already takes the session's budget, so the "
-             "figures below come from 4 test patients and have wide uncertainty.",
+             "figures below come from 4 test patients and have wide uncertainty. Tumour grade by BraTS "
+             "2018 folder: " + "; ".join(f"{k} " + ", ".join(f"{g} x{list(v.values()).count(g)}"
+                                                            for g in ("HGG", "LGG") if g in v.values())
+                                         for k, v in r["grades"].items()) + ".",
              "", "## Training", "",
              f"{tr.get('steps', '?')} steps of batch {tr.get('batch', '?')} random 64^3 patches at 2 mm "
              f"(tumour-centred 2/3 of the time), AdamW lr {tr.get('lr', '?')} with warm-up + cosine, "
@@ -267,7 +286,7 @@ def card_markdown(r: dict[str, Any]) -> str:
              f"low-resolution simulation. {tr.get('train_minutes', 0):.0f} min on {tr.get('threads', 1)} CPU "
              f"thread(s) of a shared 2-core machine; stop: {tr.get('stop_reason', '?')}. Best validation "
              f"mean Dice {tr.get('best_val_mean_dice', float('nan')):.3f} at step {tr.get('best_step', '?')} "
-             "(2 mm grid, all four sequences); those weights are the ones exported.",
+             "(2 mm grid, all four sequences); those weights are the ones exported. " + r.get("note", ""),
              "", "## Results on the held-out test patients (original 1 mm grid)", "",
              "Dice and HD95 (mm), mean +- sd over patients. HD95 uses the BraTS convention "
              f"{HD95_EMPTY_MM} mm when exactly one of prediction/truth is empty.", "",
@@ -283,10 +302,13 @@ def card_markdown(r: dict[str, Any]) -> str:
     fl = r["summary"]["FLAIR only"]["whole_tumor"]["dice_mean"]
     lines += ["", f"Targets (all four sequences): {verdict}; FLAIR-only WT {fl:.3f} vs 0.85 "
               f"({'met' if fl >= 0.85 else 'NOT met'}).", "", "Per patient (all four sequences):", "",
-              "| case | Dice WT | Dice TC | Dice ET |", "|---|---|---|---|"]
+              "| case | grade | Dice WT | Dice TC | Dice ET | HD95 WT | HD95 TC | HD95 ET |",
+              "|---|---|---|---|---|---|---|---|"]
     for row in r["per_case"]:
         if row["config"] == "all four":
-            lines.append(f"| {row['case']} | " + " | ".join(f"{row['dice_' + g]:.3f}" for g in REGIONS) + " |")
+            lines.append(f"| {row['case']} | {grade(row['case'])} | "
+                         + " | ".join(f"{row['dice_' + g]:.3f}" for g in REGIONS) + " | "
+                         + " | ".join(f"{row['hd95_' + g]:.1f}" for g in REGIONS) + " |")
     lines += ["", "## Speed and memory", "",
               f"Mean seconds per study are in the table (segment() only, {hw['device']}, "
               f"{hw['processor']}, {hw['cpu_count']} CPUs, torch {hw['torch']}; the machine was shared with "
@@ -313,7 +335,10 @@ def card_markdown(r: dict[str, Any]) -> str:
               "- Other tumour types (metastases, meningioma, paediatric tumours), post-operative cavities, "
               "healthy brains (false positives not measured), children.",
               "- 10 training patients, 4 test patients: small, single-source; results can differ "
-              "widely on other data.",
+              "widely on other data."
+              + (" The seeded split put no lower-grade glioma (LGG) in training, while both validation "
+                 "patients are LGG, so model selection was driven by a tumour type the network never saw."
+                 if "LGG" not in r["grades"]["train"].values() and "LGG" in r["grades"]["val"].values() else ""),
               "- Volume ranges are the 5th-95th percentile of the per-sample volumes (plain pass + flip / "
               "MC-dropout samples) on the 2 mm grid, rescaled to the delivered mask's volume: they show "
               "sampling spread only and are not calibrated against the true volume error.",
