@@ -80,18 +80,6 @@ def _input_paths(args: argparse.Namespace) -> set[Path]:
     return out
 
 
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
-
-
 def measurements_csv(doc: dict[str, Any]) -> str:
     """Long-format CSV: item, measure, value, unit."""
     buf = io.StringIO()
@@ -191,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = segment(volumes, progress=_StderrProgress(), samples=args.samples or DEFAULT_SAMPLES,
                      device=args.device)
-    doc = _plain(result.to_json(source))
+    doc = result.to_json(source)
     if args.out is not None:
         written = write_outputs(result, doc, args.out, _input_paths(args))
         sys.stderr.write(f"wrote {', '.join(p.name for p in written)} to {args.out}\n")

@@ -7,6 +7,7 @@ by training/evaluate_segmenter.py, not here.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ def test_all_sequences_give_source_grid_mask_and_uncertainty(study, model_dir: P
         lo, hi = result.regions[name]["volume_ml_range"]
         assert 0.0 <= lo <= hi
     doc = result.to_json("phantom")
+    assert json.loads(json.dumps(doc)) == doc  # plain JSON types all the way down
     assert doc["sequences_used"] == ["flair", "t1", "t1ce", "t2"] and doc["device"].startswith("cpu")
 
 

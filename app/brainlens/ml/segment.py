@@ -49,7 +49,7 @@ class SegmentationResult:
 
     def to_json(self, source: str | Path | None = None) -> dict[str, Any]:
         """The measurements object written by the CLI (plain JSON types only)."""
-        return {"source": str(source) if source is not None else None,
+        return _plain({"source": str(source) if source is not None else None,
                 "reference_sequence": self.reference,
                 "sequences_used": list(self.sequences_used),
                 "missing_sequences": list(self.missing_sequences),
@@ -59,7 +59,20 @@ class SegmentationResult:
                 "regions": self.regions,
                 "rano": self.rano,
                 "warnings": list(self.warnings),
-                "intended_use": "research only; not for diagnosis"}
+                "intended_use": "research only; not for diagnosis"})
+
+
+def _plain(obj: Any) -> Any:
+    """numpy scalars/arrays and tuples -> JSON-native types, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
 
 
 def _gather(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume],
