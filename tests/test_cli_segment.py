@@ -122,3 +122,39 @@ def test_out_folder_that_would_overwrite_an_input_is_refused(nifti_study: Path, 
     assert "overwrite an input" in _one_error_line(capsys.readouterr().err)
     assert precious.read_bytes() == b"user data"
     assert sorted(p.name for p in folder.iterdir()) == ["mask.nii.gz", "phantom_flair.nii.gz"]
+
+
+def _dicom_study(root: Path, patient_ids: tuple[str, str]) -> Path:
+    from brainlens.io.dicom_write import write_series
+
+    study = make_head_phantom(shape=(48, 56, 48), spacing_mm=2.5, orientation="LPS")
+    seqs = study.by_sequence()
+    for (seq, desc), pid in zip((("flair", "AX FLAIR"), ("t1ce", "AX T1 POST GD")), patient_ids):
+        vol = seqs[seq]
+        write_series(vol.data, vol.affine, root / seq, description=desc,
+                     extra={"PatientID": pid, "PatientName": "Phantom^Test"})
+    return root
+
+
+def test_dicom_study_flair_and_t1c(tmp_path: Path, capsys) -> None:
+    _bundled_model_or_skip()
+    from brainlens.io import load
+
+    root = _dicom_study(tmp_path / "dicom", ("P1", "P1"))
+    out = tmp_path / "out"
+    rc = main(["segment", str(root), "--out", str(out), "--json", "--samples", "1", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    doc = json.loads(captured.out)
+    assert doc["sequences_used"] == ["flair", "t1ce"] and doc["reference_sequence"] == "flair"
+    flair = load(root).by_sequence()["flair"]
+    mask = nib.load(str(out / "mask.nii.gz"))
+    assert mask.shape == flair.shape and np.allclose(mask.affine, flair.affine, atol=1e-4)
+
+
+def test_dicom_series_of_different_patients_exit_2(tmp_path: Path, capsys) -> None:
+    root = _dicom_study(tmp_path / "dicom", ("P1", "P2"))
+    out = tmp_path / "out"
+    assert main(["segment", str(root), "--out", str(out)]) == 2
+    assert "different patients" in _one_error_line(capsys.readouterr().err)
+    assert not out.exists()
