@@ -262,7 +262,8 @@ def card_markdown(r: dict[str, Any]) -> str:
              f"converted to labels (ET->4, TC minus ET->1, WT minus TC->2). Input resampled to "
              f"{m['input']['spacing_mm'][0]} mm isotropic on the reference series' RAS axes, cropped to the "
              "brain mask, z-scored per sequence inside it; output mapped back to the reference (FLAIR, else "
-             f"T1c) source grid. Sliding window {m['input']['patch']}, overlap 0.25, "
+             f"T1c) source grid. Convolutions run under bfloat16 autocast on CPUs with native bf16 kernels "
+             f"(as in training; float32 elsewhere). Sliding window {m['input']['patch']}, overlap 0.25, "
              f"{r['samples']} sample(s) per study (plain pass + flip TTA with MC dropout) for the uncertainty. "
              f"Tumour components under {r['min_component_ml']} ml are dropped (the largest always stays)"
              + (" -- validation mean Dice WT/TC/ET by threshold (ml): " + "; ".join(
