@@ -52,6 +52,7 @@ class VolumeClassification:
         return {"plane": self.plane, "label": self.label, "mean_probabilities": self.mean_probabilities,
                 "driving_slices": self.driving_slices, "n_tumour_slices": self.n_tumour_slices,
                 "n_slices": len(self.slices), "n_classified": sum(s.result is not None for s in self.slices),
+                "n_ood": sum(s.result is not None and s.result.ood for s in self.slices),
                 "notes": self.notes}
 
 

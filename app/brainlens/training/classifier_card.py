@@ -128,7 +128,14 @@ def _model_section(name: str, m: dict[str, Any]) -> list[str]:
         for r in m["brats_sanity"]:
             out.append(f"| {r['case']} | {r['label']} | {r['n_classified']} of {r['n_slices']} | "
                        f"{r['n_tumour_slices']} | {'; '.join(r['notes'])} |")
-        out.append("")
+        rows = m["brats_sanity"]
+        hits = sum(r["label"] == "glioma" for r in rows)
+        ood = sum(r["n_ood"] for r in rows if "n_ood" in r)
+        classified = sum(r["n_classified"] for r in rows)
+        out += ["", f"Study label glioma in {hits} of {len(rows)} BraTS cases"
+                + (f"; {ood} of {classified} classified slices were flagged out-of-distribution" if ood else "")
+                + ". Skull-stripped, resampled 3D volumes are outside what this 2D model was trained on; "
+                "whole-volume results must not be trusted until it is trained or validated on such data.", ""]
     return out
 
 
