@@ -46,7 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     clf = load_classifier(args.model, device="cpu")
-    image = read_image(args.image) if args.image else synthetic_slice()
+    from brainlens.core.errors import BrainLensError
+
+    try:
+        image = read_image(args.image) if args.image else synthetic_slice()
+    except BrainLensError as exc:
+        print(f"bench_classify: {exc}", file=sys.stderr)
+        return 2
     lat = latency(clf, image, runs=args.runs)
     load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
     print(f"{clf.tag} on {lat['device']} ({lat['threads']} threads{load}), image {image.shape}, "
