@@ -98,6 +98,9 @@ def test_bad_inputs_give_one_line_errors(clf, tmp_path) -> None:
         classify(np.zeros((4, 4, 4, 4)), clf)
     with pytest.raises(InputError):
         classify(np.array([["a", "b"]]), clf)
+    with pytest.raises(InputError):
+        classify(np.ones((8, 8), np.complex64), clf)
+    assert classify(np.full((1, 40), np.nan), clf).ood  # nothing finite: blank
     with pytest.raises(LoadError):
         classify(tmp_path / "missing.png", clf)
     junk = tmp_path / "junk.png"

@@ -121,7 +121,8 @@ def _single_volume(path: Path):
 def check_image(image: np.ndarray) -> np.ndarray:
     """Refuse what no preprocessing can make a slice of, with one line."""
     arr = np.asarray(image)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype == object or np.issubdtype(arr.dtype, np.complexfloating) \
+            or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise InputError(f"image has unsupported data type {arr.dtype}")
     if arr.ndim == 3 and arr.shape[-1] not in (1, 3, 4):
         raise InputError(f"expected a 2D slice (grey or RGB), got an array of shape {arr.shape}")
