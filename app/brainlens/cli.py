@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -46,6 +47,10 @@ def _run_guarded(func, args) -> int:
     except BrainLensError as exc:
         sys.stderr.write(f"brainlens: {exc}\n")
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into `head`): not an error; silence the flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("brainlens: interrupted\n")
         return 130

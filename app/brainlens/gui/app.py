@@ -32,6 +32,24 @@ def _close_on_ctrl_c(window) -> None:
     timer.start(250)
 
 
+def _quiet_offscreen_notices() -> None:
+    """The offscreen platform plugin warns about window hints it cannot honour; the CLI promises one line
+    on stderr, so those notices are dropped and every other Qt message still goes through."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    previous = None
+
+    def handler(mode, context, message: str) -> None:
+        if "does not support propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
+
+
 def run_gui(args: Any) -> int:
     """Open the viewer; with ``args.screenshot`` render offscreen, save a PNG and return 0."""
     screenshot = getattr(args, "screenshot", None)
@@ -45,6 +63,8 @@ def run_gui(args: Any) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        _quiet_offscreen_notices()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "brainlens"])
     app.setOrganizationName("BrainLens")
     app.setApplicationName("BrainLens")
