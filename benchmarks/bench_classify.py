@@ -14,19 +14,7 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
-
-def synthetic_slice(size: int = 224) -> np.ndarray:
-    """A bright ellipse 'head' with a darker core and a blob: enough structure for a realistic crop."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    c = size / 2
-    head = ((xx - c) / (0.38 * size)) ** 2 + ((yy - c) / (0.45 * size)) ** 2 <= 1
-    brain = ((xx - c) / (0.32 * size)) ** 2 + ((yy - c) / (0.39 * size)) ** 2 <= 1
-    blob = (xx - 0.6 * size) ** 2 + (yy - 0.4 * size) ** 2 <= (0.08 * size) ** 2
-    img = np.where(head, 200, 0) - np.where(brain, 90, 0) + np.where(blob, 120, 0)
-    rng = np.random.default_rng(0)
-    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+from brainlens.core.phantom import phantom_slice
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from brainlens.core.errors import BrainLensError
 
     try:
-        image = read_image(args.image) if args.image else synthetic_slice()
+        image = read_image(args.image) if args.image else phantom_slice()
     except BrainLensError as exc:
         print(f"bench_classify: {exc}", file=sys.stderr)
         return 2

@@ -13,12 +13,11 @@ from pydicom.sequence import Sequence
 from pydicom.uid import (
     BasicTextSRStorage,
     EnhancedMRImageStorage,
-    ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     generate_uid,
 )
 
-from brainlens.io.dicom_write import slice_datasets
+from brainlens.io.dicom_write import new_file_dataset, slice_datasets
 
 PYDICOM_FILES = Path(pydicom.data.__file__).parent / "test_files"
 
@@ -74,13 +73,7 @@ def write_datasets(folder: Path, dss: list[Dataset], prefix: str = "IM") -> list
 
 def write_sr(path: Path) -> Path:
     """A Basic Text SR (a report: no pixel data)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = BasicTextSRStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = BasicTextSRStorage, meta.MediaStorageSOPInstanceUID
+    ds = new_file_dataset(BasicTextSRStorage)
     ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "SR", generate_uid(), generate_uid()
     ds.ContentSequence = Sequence([Dataset()])
     ds.ContentSequence[0].TextValue = "No acute findings."
@@ -100,13 +93,7 @@ def enhanced_mr(data: np.ndarray, affine: np.ndarray, frame_order: list[int], sl
                 intercept: float = 0.0) -> Dataset:
     """An Enhanced MR Image Storage object holding ``data`` slices as frames in ``frame_order``."""
     classic = slice_datasets(data, affine, description="enhanced t2 tse")
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = EnhancedMRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds = new_file_dataset(EnhancedMRImageStorage)
     ds.Modality, ds.SeriesDescription = "MR", "enhanced t2 tse"
     ds.SeriesInstanceUID, ds.StudyInstanceUID = generate_uid(), generate_uid()
     ds.Rows, ds.Columns, ds.NumberOfFrames = data.shape[1], data.shape[0], len(frame_order)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from brainlens.core.phantom import phantom_slice
+
 BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
@@ -42,13 +44,4 @@ def require_bundled(name: str = "brainresnet") -> Path:
     return BUNDLED_MODELS
 
 
-def head_like(size: int = 224, seed: int = 0) -> np.ndarray:
-    """A synthetic slice with a bright 'head' ellipse, darker 'brain' and a blob, on a black background."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    c = size / 2
-    head = ((xx - c) / (0.38 * size)) ** 2 + ((yy - c) / (0.45 * size)) ** 2 <= 1
-    brain = ((xx - c) / (0.32 * size)) ** 2 + ((yy - c) / (0.39 * size)) ** 2 <= 1
-    blob = (xx - 0.6 * size) ** 2 + (yy - 0.4 * size) ** 2 <= (0.08 * size) ** 2
-    img = np.where(head, 200, 0) - np.where(brain, 90, 0) + np.where(blob, 120, 0)
-    rng = np.random.default_rng(seed)
-    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+head_like = phantom_slice  # the shared synthetic slice, under the name these tests use

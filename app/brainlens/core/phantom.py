@@ -191,3 +191,18 @@ def phantom_label_map(source: Study | Volume) -> Volume:
         raise ValueError("not a synthetic phantom volume (metadata['phantom'] missing)")
     return make_head_phantom_with_labels(tuple(params["shape"]), params["spacing_mm"], params["seed"],
                                          params["orientation"])[1]
+
+
+def phantom_slice(size: int = 224, seed: int = 0) -> np.ndarray:
+    """A synthetic 2D 'scan' (uint8): bright head ellipse, darker brain, a bright blob, noise, black background.
+
+    Enough structure for the classifier's head crop; used by its tests and benchmark, never as a brain.
+    """
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    c = size / 2
+    head = ((xx - c) / (0.38 * size)) ** 2 + ((yy - c) / (0.45 * size)) ** 2 <= 1
+    brain = ((xx - c) / (0.32 * size)) ** 2 + ((yy - c) / (0.39 * size)) ** 2 <= 1
+    blob = (xx - 0.6 * size) ** 2 + (yy - 0.4 * size) ** 2 <= (0.08 * size) ** 2
+    img = np.where(head, 200, 0) - np.where(brain, 90, 0) + np.where(blob, 120, 0)
+    rng = np.random.default_rng(seed)
+    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)

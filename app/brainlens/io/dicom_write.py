@@ -19,6 +19,18 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 _LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
+def new_file_dataset(sop_class_uid: str) -> Dataset:
+    """An empty explicit-VR little-endian DICOM object of that SOP class with a fresh instance UID."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class_uid, meta.MediaStorageSOPInstanceUID
+    return ds
+
+
 def _ds(value: float) -> str:
     """A DICOM decimal string (at most 16 characters) with as many significant digits as fit."""
     value = 0.0 if abs(value) < 1e-9 else float(value)
@@ -49,14 +61,7 @@ def slice_datasets(data: np.ndarray, affine: np.ndarray, *, description: str = "
     now = _dt.datetime.now()
     out = []
     for k in range(data.shape[2]):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = MRImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID = MRImageStorage
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds = new_file_dataset(MRImageStorage)
         ds.Modality = "MR"
         ds.StudyDate = now.strftime("%Y%m%d")
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
