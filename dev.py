@@ -26,7 +26,7 @@ def _python() -> str:
 
 
 def _setup(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under whatever python3 the user has
         sys.exit(f"BrainLens needs Python 3.11 or newer (this is {sys.version.split()[0]})")
     if not Path(_python()).exists():
         print(f"creating virtual environment in {VENV}", flush=True)
