@@ -62,7 +62,7 @@ class _SeriesRow(QWidget):
         text.addWidget(name)
         text.addWidget(info)
         if sd.source.warnings:
-            warn = QLabel(f"&#9888; {len(sd.source.warnings)} warning(s)")
+            warn = QLabel(f"\u26a0 {len(sd.source.warnings)} warning(s)")  # plain text: no entity decoding
             warn.setStyleSheet("color: #c80;")
             warn.setToolTip("\n".join(sd.source.warnings))
             text.addWidget(warn)
