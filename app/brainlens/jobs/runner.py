@@ -39,7 +39,9 @@ def one_line(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
-class _WorkerSignals(QObject):
+class JobSignals(QObject):
+    """The lifecycle of one job; the worker emits them off-thread, a JobHandle re-emits them on the GUI thread."""
+
     started = Signal()
     progress = Signal(float, str)
     result = Signal(object)
@@ -52,7 +54,7 @@ class _Worker(QRunnable):
     def __init__(self, func: Callable[..., Any], args: tuple, kwargs: dict, abort: threading.Event) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self.signals = _WorkerSignals()
+        self.signals = JobSignals()
         self._func, self._args, self._kwargs, self._abort = func, args, kwargs, abort
         self._last_emit = -1.0
         self._last_message: str | None = None
@@ -118,15 +120,8 @@ class _Worker(QRunnable):
             sig.finished.emit()
 
 
-class JobHandle(QObject):
+class JobHandle(JobSignals):
     """What ``JobRunner.submit`` returns: GUI-thread signals for one job, and ``cancel()``."""
-
-    started = Signal()
-    progress = Signal(float, str)
-    result = Signal(object)
-    error = Signal(str)
-    cancelled = Signal()
-    finished = Signal()
 
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
