@@ -51,6 +51,19 @@ def test_faint_and_small_components_are_dropped_and_none_left_means_no_tumour() 
     assert not kept.any() and len(stats) == 2
 
 
+def test_detection_rule_from_the_manifest_is_range_checked() -> None:
+    from brainlens.core.errors import ModelError
+
+    rule = DetectionRule.from_extra({"detection": {"min_component_ml": 1.5, "min_mean_probability": 0.7,
+                                                   "max_disagreement": 0.4}})
+    assert rule == DetectionRule(1.5, 0.7, 0.4)
+    assert DetectionRule.from_extra({}) == DetectionRule()
+    for bad in ({"min_mean_probability": "high"}, {"min_component_ml": -1}, {"max_disagreement": float("nan")},
+                {"min_mean_probability": True}):
+        with pytest.raises(ModelError):
+            DetectionRule.from_extra({"detection": bad})
+
+
 def test_sample_disagreement_is_zero_when_samples_agree_and_grows_when_they_do_not() -> None:
     a = np.zeros((10, 10, 10), bool)
     a[2:6, 2:6, 2:6] = True

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from brainlens.core.errors import ModelError
+
 # Used only when a manifest row has no validated values (older bundles): the previous fixed rule.
 DEFAULT_MIN_COMPONENT_ML = 0.5
 DEFAULT_MIN_MEAN_PROBABILITY = 0.0
@@ -30,10 +32,19 @@ class DetectionRule:
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> DetectionRule:
+        """The rule in a manifest row's ``extra.detection``; ModelError when a value is not a number in range."""
         d = extra.get("detection") or {}
-        return cls(float(d.get("min_component_ml", DEFAULT_MIN_COMPONENT_ML)),
-                   float(d.get("min_mean_probability", DEFAULT_MIN_MEAN_PROBABILITY)),
-                   float(d.get("max_disagreement", DEFAULT_MAX_DISAGREEMENT)))
+        if not isinstance(d, Mapping):
+            raise ModelError("segmenter manifest: 'detection' must be an object")
+        values = []
+        for key, default, hi in (("min_component_ml", DEFAULT_MIN_COMPONENT_ML, 1000.0),
+                                 ("min_mean_probability", DEFAULT_MIN_MEAN_PROBABILITY, 1.0),
+                                 ("max_disagreement", DEFAULT_MAX_DISAGREEMENT, 1.0)):
+            v = d.get(key, default)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= float(v) <= hi:
+                raise ModelError(f"segmenter manifest: detection.{key} must be a number in [0, {hi:g}], got {v!r}")
+            values.append(float(v))
+        return cls(*values)
 
 
 def components(wt_prob: np.ndarray, voxel_ml: float) -> tuple[np.ndarray, list[dict[str, float]]]:

@@ -165,16 +165,19 @@ def choose_detection(val_rows: list[dict[str, Any]]) -> dict[str, Any]:
     comps = [c for r in val_rows for c in r["components"]]
     grid_ml = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0]
     grid_p = [0.0, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85]
-    best = (-1.0, 0.0, 0.0)
+    scored = []
     for ml in grid_ml:
         for p in grid_p:
             kept = [c for c in comps if c["volume_ml"] >= ml and c["mean_probability"] >= p]
             tp = sum(c["hit"] for c in kept)
             fp = len(kept) - tp
             fn = sum(c["hit"] for c in comps) - tp
-            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-            if f1 > best[0] + 1e-9:
-                best = (f1, ml, p)
+            scored.append((2 * tp / max(2 * tp + fp + fn, 1), ml, p))
+    top = max(f for f, _, _ in scored)
+    tied = [(ml, p) for f, ml, p in scored if f >= top - 1e-9]
+    # Several settings tie on a small validation set: take the median of each threshold over the tied
+    # ones (the middle of the plateau), not its edge, so a slightly different study does not tip it.
+    best = (top, float(np.median([t[0] for t in tied])), float(np.median([t[1] for t in tied])))
     good = [r["disagreement"] for r in val_rows if r.get("dice_whole_tumor", 0) >= 0.7]
     return {"min_component_ml": best[1], "min_mean_probability": best[2],
             "max_disagreement": float(max(good)) if good else 1.0, "validation_component_f1": best[0],
