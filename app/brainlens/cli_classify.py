@@ -9,7 +9,6 @@ per image / slice and never overwrites a file (a numbered name is chosen instead
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from brainlens.cli_output import dump_strict, one_line, strict_records
 from brainlens.core.errors import InputError, LoadError
 
 PLANES = ("axial", "coronal", "sagittal")
@@ -66,6 +66,8 @@ def expand(paths: list[str]) -> tuple[list[Item], list[tuple[str, Any]]]:
     items: list[Item] = []
     volumes: list[tuple[str, Any]] = []
     for raw in paths:
+        if not raw.strip():
+            raise LoadError("empty path: give a file or folder")
         p = Path(raw)
         if not p.exists():
             raise LoadError(f"{raw}: no such file or folder")
@@ -178,10 +180,9 @@ def run(args: argparse.Namespace) -> int:
             rec["gradcam"] = _write_overlay(cam_dir, f"{stem}_gradcam", item.image, clf, res.label)
         records.append(rec)
     if args.json:
-        json.dump(records, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        dump_strict(strict_records(records), sys.stdout, indent=1)
         for n in notes:
-            sys.stderr.write(f"brainlens: {n}\n")
+            sys.stderr.write(f"brainlens: {one_line(n)}\n")
     else:
         _print_table(records, clf.tag)
         for n in notes:

@@ -13,6 +13,7 @@ import numpy as np
 from brainlens.core.errors import LoadError
 from brainlens.core.sequence import detect_sequence, is_label_name
 from brainlens.core.volume import Volume
+from brainlens.io.limits import check_raster, check_voxels, require_regular
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz", ".hdr", ".mgz", ".mgh")
 NRRD_SUFFIXES = (".nrrd", ".nhdr")
@@ -71,6 +72,7 @@ def load_nifti(path: Path, volume_index: int = 0) -> Volume:
     img = nib.load(str(path))
     header = img.header
     warns: list[str] = []
+    check_voxels(img.shape, path.name, header.get_data_dtype().itemsize)  # declared size, before any voxel
     # dataobj applies scl_slope/inter; keep integer storage when the header does not scale
     data = np.asanyarray(img.dataobj)
     data = _pick_volume(data, volume_index, path, warns)
@@ -94,6 +96,12 @@ _SPACE_SIGNS = {  # flips that take the NRRD world frame to RAS
 def load_nrrd(path: Path, volume_index: int = 0) -> Volume:
     import nrrd
 
+    header = nrrd.read_header(str(path))
+    sizes = header.get("sizes")
+    check_voxels(sizes if sizes is not None else [0], path.name)  # declared size, before any voxel
+    detached = header.get("data file") or header.get("datafile")
+    if isinstance(detached, str) and detached.upper() != "LIST" and "%" not in detached:
+        require_regular(path.parent / detached)  # e.g. /dev/zero would be read without end
     data, header = nrrd.read(str(path))
     warns: list[str] = []
     kinds = [str(k).lower() for k in header.get("kinds", [])]
@@ -138,6 +146,7 @@ def load_raster(path: Path, volume_index: int = 0) -> Volume:
     from PIL import Image, ImageSequence
 
     warns = ["pixel spacing unknown for a plain image: 1 mm assumed"]
+    check_raster(path)  # size from the header first: a small PNG can decode to gigabytes
     with Image.open(path) as img:
         pages = []
         colour = False
