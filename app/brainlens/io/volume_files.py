@@ -5,6 +5,9 @@ Each reader returns a Volume on its stored grid with its voxel->RAS affine; noth
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +69,37 @@ def _pick_volume(data: np.ndarray, volume_index: int, path: Path, warnings: list
     return data
 
 
+@contextlib.contextmanager
+def _nibabel_messages(warns: list[str]) -> Iterator[None]:
+    """nibabel reports header fixes through its own logger, straight to stderr: collect them as warnings."""
+    from nibabel import imageglobals
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = "NIfTI header: " + " ".join(record.getMessage().split())[:200]
+            if text not in warns:
+                warns.append(text)
+
+    logger = imageglobals.logger
+    saved, propagate = logger.handlers[:], logger.propagate
+    logger.handlers, logger.propagate = [Collect()], False
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = saved, propagate
+
+
 def load_nifti(path: Path, volume_index: int = 0) -> Volume:
+    warns: list[str] = []
+    with _nibabel_messages(warns):
+        return _load_nifti(path, volume_index, warns)
+
+
+def _load_nifti(path: Path, volume_index: int, warns: list[str]) -> Volume:
     import nibabel as nib
 
     img = nib.load(str(path))
     header = img.header
-    warns: list[str] = []
     check_voxels(img.shape, path.name, header.get_data_dtype().itemsize)  # declared size, before any voxel
     # dataobj applies scl_slope/inter; keep integer storage when the header does not scale
     data = np.asanyarray(img.dataobj)
