@@ -64,6 +64,10 @@ def load_dicom_files(paths: list[Path], *, progress: Progress | None = None,
     if not_dicom:
         notes.append(f"ignored {not_dicom} file(s) that are not DICOM")
     skipped = [f for f in files if f.pixel_offset is None or not f.slices]
+    no_pixels = [f for f in skipped if f.rows > 0 and f.cols > 0]  # an image header whose pixel data is absent
+    if no_pixels:
+        notes.append(f"skipped {len(no_pixels)} image file(s) without pixel data, e.g. {no_pixels[0].path.name}")
+        skipped = [f for f in skipped if f not in no_pixels]
     if skipped:
         kinds = sorted({f.tags.get("Modality") or _sop_name(f.sop_class) for f in skipped})
         notes.append(f"skipped {len(skipped)} non-image DICOM object(s): {', '.join(map(str, kinds))}")
