@@ -132,9 +132,10 @@ def output_cases(root: Path) -> list[Case]:
         "out_inside_input_folder": str(study / "results"), "out_symlink_inside": str(linked),
         "out_with_other_files": str(foreign), "out_empty_path": "",
     }
-    cases = [Case(f"outputs/{k}", "outputs", [str(flair)], commands=[seg + [v]], fast=k != "out_with_other_files")
+    fast = {"out_existing_file", "out_unwritable", "out_is_input_folder", "out_symlink_inside"}
+    cases = [Case(f"outputs/{k}", "outputs", [str(flair)], commands=[seg + [v]], fast=k in fast)
              for k, v in targets.items()]
-    cases.append(Case("outputs/out_new_folder", "outputs", [str(flair)], commands=[seg + ["{out}"]], fast=True))
+    cases.append(Case("outputs/out_new_folder", "outputs", [str(flair)], commands=[seg + ["{out}"]]))
     shot_dir = root / "shot_dir"
     shot_dir.mkdir()
     for name, target in {"screenshot_unwritable": "/proc/brainlens.png", "screenshot_folder": str(shot_dir),
