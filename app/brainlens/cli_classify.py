@@ -61,7 +61,11 @@ def _load_study(path: Path):
 
 def expand(paths: list[str]) -> tuple[list[Item], list[tuple[str, Any]]]:
     """(2D items, [(source, Volume)] of 3D series) for the given paths; bad paths raise LoadError."""
-    from brainlens.ml.classify import read_image
+
+    def read_image(path: Path) -> np.ndarray:  # ml (and torch) only once there is an image: refusals stay quick
+        from brainlens.ml.classify import read_image as read
+
+        return read(path)
 
     items: list[Item] = []
     volumes: list[tuple[str, Any]] = []
