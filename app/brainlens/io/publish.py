@@ -47,6 +47,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def check_out_dir(out: Path, input_folders: Iterable[Path], allowed: Iterable[str], what: str = "--out") -> None:
     """Refuse an unusable output folder before any work (InputError with one line)."""
+    out = Path(os.path.abspath(out))
     if os.path.islink(out):
         raise InputError(f"{what} {out}: is a symlink; give the folder itself")
     if os.path.lexists(out) and not out.is_dir():
@@ -88,6 +89,7 @@ def _swap(a: Path, b: Path) -> bool:
 
 def publish_dir(out: Path, write: Callable[[Path], None]) -> None:
     """``write(folder)`` fills a fresh temporary folder beside ``out``; it then becomes ``out`` in one rename."""
+    out = Path(os.path.abspath(out))  # "." or "results/.." still name a folder with a real parent
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
