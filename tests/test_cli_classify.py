@@ -101,8 +101,8 @@ def test_bad_input_is_one_line_exit_2(env, tmp_path, capsys, monkeypatch, args, 
 
 
 def test_study_is_classified_slice_by_slice(env, tmp_path, capsys) -> None:
-    nib = pytest.importorskip("nibabel")
-    pytest.importorskip("brainlens.io")
+    import nibabel as nib
+
     from brainlens.core.phantom import make_head_phantom
 
     vol = make_head_phantom(shape=(40, 48, 36), spacing_mm=4.0).by_sequence()["t1ce"]
@@ -120,7 +120,6 @@ def test_study_is_classified_slice_by_slice(env, tmp_path, capsys) -> None:
 
 
 def test_single_dicom_slice_is_a_2d_input(env, capsys) -> None:
-    pytest.importorskip("brainlens.io")
     from pydicom.data import get_testdata_file
 
     path = get_testdata_file("MR_small.dcm")

@@ -15,15 +15,12 @@ from brainlens.core.phantom import make_head_phantom
 OUTPUTS = {"mask.nii.gz", "uncertainty.nii.gz", "measurements.json", "measurements.csv"}
 
 
-def _bundled_model_or_skip() -> None:
-    from brainlens.core.errors import ModelError
+def _bundled_model() -> None:
+    """The bundled segmenter is listed in the manifest (a missing one is a failure, not a skip)."""
     from brainlens.ml.registry import get_entry
     from brainlens.ml.seg_model import MODEL_NAME
 
-    try:
-        get_entry(MODEL_NAME)
-    except ModelError as exc:
-        pytest.skip(f"bundled segmenter not exported yet ({exc}); run training/evaluate_segmenter.py")
+    assert get_entry(MODEL_NAME).kind == "segmenter"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +33,7 @@ def nifti_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_segment_writes_four_files_on_source_grid(nifti_study: Path, tmp_path: Path, capsys) -> None:
-    _bundled_model_or_skip()
+    _bundled_model()
     out = tmp_path / "out"
     rc = main(["segment", str(nifti_study), "--out", str(out), "--json", "--samples", "2", "--device", "cpu"])
     captured = capsys.readouterr()
@@ -59,7 +56,7 @@ def test_segment_writes_four_files_on_source_grid(nifti_study: Path, tmp_path: P
 
 
 def test_flair_only(nifti_study: Path, tmp_path: Path, capsys) -> None:
-    _bundled_model_or_skip()
+    _bundled_model()
     rc = main(["segment", "--flair", str(nifti_study / "phantom_flair.nii.gz"), "--out", str(tmp_path / "o"),
                "--json", "--samples", "1", "--device", "cpu"])
     captured = capsys.readouterr()
@@ -137,7 +134,7 @@ def _dicom_study(root: Path, patient_ids: tuple[str, str]) -> Path:
 
 
 def test_dicom_study_flair_and_t1c(tmp_path: Path, capsys) -> None:
-    _bundled_model_or_skip()
+    _bundled_model()
     from brainlens.io import load
 
     root = _dicom_study(tmp_path / "dicom", ("P1", "P1"))

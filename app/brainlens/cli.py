@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
+import warnings
 from collections.abc import Sequence
 
+from brainlens.cli_output import one_line
 from brainlens.core.errors import BrainLensError
 
 # subcommand -> module exposing add_arguments(parser) and run(args) -> int
@@ -27,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.stderr.write(f"{self.prog}: error: {one_line(message)}\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -42,10 +46,20 @@ def _gui_parser() -> argparse.ArgumentParser:
 
 
 def _run_guarded(func, args) -> int:
+    """Run a command: bad input ends as one stderr line and exit 2; library warnings never reach stderr raw
+    (they are printed one line each, after the result, only when the command succeeded)."""
     try:
-        return int(func(args) or 0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = int(func(args) or 0)
+        for text in dict.fromkeys(one_line(" ".join(str(w.message).split()))[:300] for w in caught):
+            sys.stderr.write(f"warning: {text}\n")
+        return code
     except BrainLensError as exc:
-        sys.stderr.write(f"brainlens: {exc}\n")
+        sys.stderr.write(f"brainlens: {one_line(str(exc))}\n")
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        sys.stderr.write("brainlens: not enough memory for this input\n")
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         # stdout closed early (e.g. piped into `head`): not an error; silence the flush at exit
@@ -56,6 +70,10 @@ def _run_guarded(func, args) -> int:
         return 130
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
@@ -64,7 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = _Parser(prog=f"brainlens {argv[0]}", description=help_text)
         module.add_arguments(parser)
         args = parser.parse_args(argv[1:])
-        return _run_guarded(module.run, args)
+        if threading.current_thread() is not threading.main_thread():
+            return _run_guarded(module.run, args)
+        # SIGTERM unwinds like Ctrl+C, so `finally` blocks remove temporary output instead of leaving it
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            return _run_guarded(module.run, args)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     args = _gui_parser().parse_args(argv)
     if args.path and args.demo:
         _gui_parser().error("give a PATH or --demo, not both")

@@ -9,7 +9,6 @@ per image / slice and never overwrites a file (a numbered name is chosen instead
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from brainlens.cli_output import dump_strict, one_line, strict_records
 from brainlens.core.errors import InputError, LoadError
 
 PLANES = ("axial", "coronal", "sagittal")
@@ -61,11 +61,17 @@ def _load_study(path: Path):
 
 def expand(paths: list[str]) -> tuple[list[Item], list[tuple[str, Any]]]:
     """(2D items, [(source, Volume)] of 3D series) for the given paths; bad paths raise LoadError."""
-    from brainlens.ml.classify import read_image
+
+    def read_image(path: Path) -> np.ndarray:  # ml (and torch) only once there is an image: refusals stay quick
+        from brainlens.ml.classify import read_image as read
+
+        return read(path)
 
     items: list[Item] = []
     volumes: list[tuple[str, Any]] = []
     for raw in paths:
+        if not raw.strip():
+            raise LoadError("empty path: give a file or folder")
         p = Path(raw)
         if not p.exists():
             raise LoadError(f"{raw}: no such file or folder")
@@ -178,10 +184,9 @@ def run(args: argparse.Namespace) -> int:
             rec["gradcam"] = _write_overlay(cam_dir, f"{stem}_gradcam", item.image, clf, res.label)
         records.append(rec)
     if args.json:
-        json.dump(records, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        dump_strict(strict_records(records), sys.stdout, indent=1)
         for n in notes:
-            sys.stderr.write(f"brainlens: {n}\n")
+            sys.stderr.write(f"brainlens: {one_line(n)}\n")
     else:
         _print_table(records, clf.tag)
         for n in notes:

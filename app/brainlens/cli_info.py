@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from brainlens.cli_output import dump_strict, strict_records
 from brainlens.core.geometry import axcodes
 from brainlens.core.volume import Study, Volume
 
@@ -61,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
     path = args.path[0] if len(args.path) == 1 else args.path
     study = load(path, volume_index=args.volume)
     if args.json:
-        json.dump([series_record(v) for v in study.series], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        dump_strict(strict_records([series_record(v) for v in study.series]), sys.stdout)
     else:
         sys.stdout.write(f"{study.source}: {len(study.series)} series\n{_table(study)}\n")
     return 0

@@ -2,8 +2,10 @@
 
 Writes DIR/mask.nii.gz (uint8 labels 0/1/2/4 on the reference series' grid and affine),
 DIR/uncertainty.nii.gz (float32 entropy, bits), DIR/measurements.json and DIR/measurements.csv.
-All four are written to temporary files first and renamed only when everything succeeded, so a
-failure leaves nothing behind; inputs are never overwritten. Progress goes to stderr.
+DIR is checked before any work (not a file, not an input folder, writable, holding nothing but a previous
+result); the four files are written into a temporary folder beside it and published with one rename, so a
+failure or a kill leaves the previous result or the new one, never a mix; inputs are never overwritten.
+Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -12,26 +14,32 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from brainlens.cli_output import strict_records
 from brainlens.core.errors import InputError, LoadError
 from brainlens.core.volume import SEQUENCES, Study, Volume
+from brainlens.io.publish import check_out_dir, publish_dir
 
 OUTPUTS = ("mask.nii.gz", "uncertainty.nii.gz", "measurements.json", "measurements.csv")
 
 
+def _path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path: give a file or folder")
+    return Path(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("study", nargs="?", type=Path,
+    parser.add_argument("study", nargs="?", type=_path,
                         help="folder of NIfTI files (sequence from the file name) or a DICOM study")
     for seq, title in (("flair", "FLAIR"), ("t1", "T1"), ("t1ce", "T1 post-contrast"), ("t2", "T2")):
-        parser.add_argument(f"--{seq}", type=Path, metavar="FILE", help=f"{title} series (overrides STUDY)")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="write mask, uncertainty and measurements here")
+        parser.add_argument(f"--{seq}", type=_path, metavar="FILE", help=f"{title} series (overrides STUDY)")
+    parser.add_argument("--out", type=_path, metavar="DIR", help="write mask, uncertainty and measurements here")
     parser.add_argument("--json", action="store_true", help="print the measurements as JSON on stdout")
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (default auto)")
     parser.add_argument("--samples", type=int, default=None,
@@ -122,35 +130,17 @@ def check_targets(out_dir: Path, inputs: set[Path]) -> list[Path]:
 
 
 def write_outputs(result: Any, doc: dict[str, Any], out_dir: Path, inputs: set[Path]) -> list[Path]:
-    """All four files via temporary names in ``out_dir`` and os.replace at the end (all or nothing)."""
-    targets = check_targets(out_dir, inputs)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from exc
-    temps: list[str] = []
-    try:
-        for name in OUTPUTS:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp" + "".join(Path(name).suffixes),
-                                       dir=out_dir)
-            os.close(fd)
-            temps.append(tmp)
-        _write_nifti(result.mask, temps[0])
-        _write_nifti(result.uncertainty, temps[1])
-        Path(temps[2]).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        Path(temps[3]).write_text(measurements_csv(doc), encoding="utf-8")
-        umask = os.umask(0)
-        os.umask(umask)
-        for tmp, target in zip(temps, targets):
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary user files
-            os.replace(tmp, target)
-    except OSError as exc:
-        raise InputError(f"cannot write results to {out_dir}: {exc.strerror or exc}") from exc
-    finally:
-        for tmp in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return targets
+    """All four files into a temporary folder, published as ``out_dir`` with one rename (all or nothing)."""
+    check_targets(out_dir, inputs)
+
+    def write(folder: Path) -> None:
+        _write_nifti(result.mask, str(folder / OUTPUTS[0]))
+        _write_nifti(result.uncertainty, str(folder / OUTPUTS[1]))
+        (folder / OUTPUTS[2]).write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        (folder / OUTPUTS[3]).write_text(measurements_csv(doc), encoding="utf-8")
+
+    publish_dir(out_dir, write)
+    return [out_dir / name for name in OUTPUTS]
 
 
 class _StderrProgress:
@@ -175,21 +165,23 @@ class _StderrProgress:
 def run(args: argparse.Namespace) -> int:
     if args.samples is not None and args.samples < 1:
         raise InputError("--samples must be at least 1")
-    if args.out is not None:
+    if args.out is not None:  # every reason to refuse the target comes before any work
         check_targets(args.out, _input_paths(args))
+        folders = [p for p in [args.study] + [getattr(args, s) for s in SEQUENCES] if p is not None and p.is_dir()]
+        check_out_dir(args.out, folders, OUTPUTS)
     volumes, source = _volumes(args)
     from brainlens.ml.segment import DEFAULT_SAMPLES, segment
 
     result = segment(volumes, progress=_StderrProgress(), samples=args.samples or DEFAULT_SAMPLES,
                      device=args.device)
-    doc = result.to_json(source)
+    doc = strict_records([result.to_json(source)])[0]  # NaN / infinity -> null with a warning: strict JSON
     if args.out is not None:
         written = write_outputs(result, doc, args.out, _input_paths(args))
         sys.stderr.write(f"wrote {', '.join(p.name for p in written)} to {args.out}\n")
     for w in result.warnings:
         sys.stderr.write(f"warning: {w}\n")
     if args.json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
     else:
         for name, r in doc["regions"].items():
             lo, hi = r["volume_ml_range"]

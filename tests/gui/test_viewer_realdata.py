@@ -8,16 +8,9 @@ import pytest
 pytest.importorskip("pytestqt")
 from brainlens.gui.main_window import MainWindow  # noqa: E402
 
-try:
-    from brainlens.io import load as _io_load  # noqa: F401
-    HAVE_IO = True
-except ImportError:
-    HAVE_IO = False
-
 CASE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "brats" / "Brats18_CBICA_ABM_1"
 pytestmark = [pytest.mark.gui, pytest.mark.realdata,
-              pytest.mark.skipif(not CASE.is_dir(), reason=f"{CASE} not available"),
-              pytest.mark.skipif(not HAVE_IO, reason="brainlens.io.load not available")]
+              pytest.mark.skipif(not CASE.is_dir(), reason=f"{CASE} not available")]
 
 
 def test_brats_case_opens_with_its_segmentation_as_layer(qtbot, tmp_path):

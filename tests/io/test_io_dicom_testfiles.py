@@ -91,10 +91,22 @@ def test_truncated_file_is_a_one_line_error():
     assert "\n" not in str(err.value)
 
 
-def test_undecodable_jpeg_is_a_one_line_error():
-    # NEMA's NM1_JPLY: a known-bad 12-bit lossy JPEG (JPGExtended.dcm is the fixed copy)
-    with pytest.raises(LoadError, match="JPEG-lossy.dcm: pixel data could not be decoded") as err:
-        load(_need("JPEG-lossy.dcm"))
+def test_non_conformant_12bit_jpeg_decodes_like_its_fixed_copy():
+    """NEMA's NM1_JPLY writes spectral selection 0..0 in its sequential scan header; repaired, it matches
+    JPGExtended.dcm (the same image with a conformant stream) exactly, and says it was repaired."""
+    vol = load(_need("JPEG-lossy.dcm")).series[0]
+    np.testing.assert_array_equal(vol.data[:, :, 0], _reference("JPGExtended.dcm"))
+    assert any("repaired" in w for w in vol.warnings)
+
+
+def test_undecodable_jpeg_is_a_one_line_error(tmp_path):
+    ds = pydicom.dcmread(_need("JPGExtended.dcm"))
+    frame = ds.PixelData
+    sof = frame.find(b"\xff\xc1")
+    ds.PixelData = frame[: sof + 4] + b"\x63" + frame[sof + 5:]  # a precision of 99 bits: no decoder takes it
+    ds.save_as(tmp_path / "bad_jpeg.dcm")
+    with pytest.raises(LoadError, match="bad_jpeg.dcm: pixel data could not be decoded") as err:
+        load(tmp_path / "bad_jpeg.dcm")
     assert "\n" not in str(err.value)
 
 

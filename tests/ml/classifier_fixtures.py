@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from brainlens.core.phantom import phantom_slice
 
@@ -36,11 +35,10 @@ def export_random_classifier(directory: Path, arch: str = "brainresnet", seed: i
 
 
 def require_bundled(name: str = "brainresnet") -> Path:
-    """The repo's models/ folder, or skip when its manifest does not (yet) list `name`."""
+    """The repo's models/ folder; a bundled model missing from its manifest is a failure, not a skip."""
     from brainlens.ml.registry import load_manifest
 
-    if name not in load_manifest(BUNDLED_MODELS):
-        pytest.skip(f"bundled model '{name}' not in models/manifest.json (run brainlens.training.evaluate_classifier)")
+    assert name in load_manifest(BUNDLED_MODELS), f"bundled model '{name}' is not in models/manifest.json"
     return BUNDLED_MODELS
 
 

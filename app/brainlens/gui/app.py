@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from brainlens.core.errors import InputError, LoadError
+from brainlens.io.publish import check_out_file
 
 
 def _headless() -> bool:
@@ -55,8 +56,7 @@ def run_gui(args: Any) -> int:
     screenshot = getattr(args, "screenshot", None)
     if screenshot:
         target = Path(screenshot).expanduser()
-        if not target.parent.is_dir():
-            raise InputError(f"--screenshot: folder {target.parent} does not exist")
+        check_out_file(target, "--screenshot")  # a folder, a device or an unwritable place: refused up front
         if _headless():
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -93,7 +93,10 @@ def run_gui(args: Any) -> int:
         if window.last_error:
             raise LoadError(window.last_error)
         window.ortho.reset_views()
-        window.save_screenshot(target)
+        try:
+            window.save_screenshot(target)
+        except OSError as exc:
+            raise InputError(f"--screenshot {target}: {exc.strerror or exc}") from None
         return 0
     finally:
         window.close()

@@ -232,10 +232,10 @@ class MainWindow(QMainWindow):
             first = Path(path[0])
             self.settings.setValue("paths/last_dir", str(first.parent))
             return self._start_load(load_study, [str(p) for p in path], label=f"{len(path)} files", source=None)
-        path = Path(path)
+        raw, path = os.fspath(path), Path(path)  # raw: Path("") would silently become the current folder
         # os.path.isdir, unlike Path.is_dir, never raises (over-long or odd names are the loader's to report)
         self.settings.setValue("paths/last_dir", str(path if os.path.isdir(path) else path.parent))
-        return self._start_load(load_study, str(path), label=path.name or str(path), source=path)
+        return self._start_load(load_study, raw, label=path.name or raw or "(empty path)", source=path)
 
     def open_demo(self, **phantom: object) -> JobHandle:
         """The synthetic phantom (``phantom`` may set ``shape`` / ``spacing_mm``, e.g. smaller in tests)."""

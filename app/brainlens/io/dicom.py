@@ -17,6 +17,7 @@ from brainlens.core.volume import Volume
 from brainlens.io.dicom_geometry import LPS_TO_RAS, stack_geometry
 from brainlens.io.dicom_pixels import read_frames
 from brainlens.io.dicom_scan import DicomFile, SliceRef, read_headers
+from brainlens.io.limits import check_voxels
 from brainlens.io.reasons import reason
 
 Progress = Callable[[float, str], None]
@@ -63,6 +64,10 @@ def load_dicom_files(paths: list[Path], *, progress: Progress | None = None,
     if not_dicom:
         notes.append(f"ignored {not_dicom} file(s) that are not DICOM")
     skipped = [f for f in files if f.pixel_offset is None or not f.slices]
+    no_pixels = [f for f in skipped if f.rows > 0 and f.cols > 0]  # an image header whose pixel data is absent
+    if no_pixels:
+        notes.append(f"skipped {len(no_pixels)} image file(s) without pixel data, e.g. {no_pixels[0].path.name}")
+        skipped = [f for f in skipped if f not in no_pixels]
     if skipped:
         kinds = sorted({f.tags.get("Modality") or _sop_name(f.sop_class) for f in skipped})
         notes.append(f"skipped {len(skipped)} non-image DICOM object(s): {', '.join(map(str, kinds))}")
@@ -95,12 +100,22 @@ def _sort_key(s: SliceRef) -> tuple:
             s.file.series_uid, str(s.file.path))
 
 
+def _orientation_usable(iop: np.ndarray | None) -> bool:
+    """ImageOrientationPatient holds two (near) unit, (near) perpendicular direction cosines."""
+    if iop is None:
+        return True  # absent, not broken: the caller's no-position path says so
+    row, col = np.asarray(iop[:3], float), np.asarray(iop[3:6], float)
+    norms = np.linalg.norm(row), np.linalg.norm(col)
+    return all(0.5 < n < 2.0 for n in norms) and abs(float(row @ col)) / (norms[0] * norms[1]) < 0.1
+
+
 def _geometry(slices: list[SliceRef]) -> tuple[list[int], list[int], int, np.ndarray, list[str], bool]:
     """(order, slots, n_slots, affine, warnings, spacing_known) for one stack."""
     first = slices[0]
     spacing = first.pixel_spacing or (1.0, 1.0)
     known = first.pixel_spacing is not None
-    if all(s.position is not None and s.orientation is not None for s in slices):
+    usable = _orientation_usable(first.orientation)
+    if usable and all(s.position is not None and s.orientation is not None for s in slices):
         g = stack_geometry(np.array([s.position for s in slices]), first.orientation, spacing,
                            first.thickness or 1.0)
         return g.order, g.slots, g.n_slots, g.affine, g.warnings, known
@@ -108,7 +123,9 @@ def _geometry(slices: list[SliceRef]) -> tuple[list[int], list[int], int, np.nda
                                                       str(slices[i].file.path)))
     step = first.thickness or 1.0
     lps = np.diag([spacing[1], spacing[0], step, 1.0])
-    warns = ["no patient position in the header: slices stacked by instance number, orientation unknown"]
+    warns = ["no patient position in the header: slices stacked by instance number, orientation unknown"
+             if usable else "image orientation in the header is unusable (zero or parallel axes): slices stacked "
+             "by instance number, orientation unknown"]
     if not known:
         warns.append("pixel spacing unknown: 1 mm assumed")
     return order, list(range(len(order))), len(order), LPS_TO_RAS @ lps, warns, known
@@ -128,9 +145,20 @@ def _read_all(files: list[DicomFile], cancel: CancelCheck | None) -> dict[Path, 
         return dict(zip([f.path for f in files], pool.map(one, files)))
 
 
+def _check_extent(kept: list[SliceRef], n_slots: int) -> None:
+    """The grid the slice positions span, checked before any pixel is read: one slice far away from the others
+    would otherwise make a grid of mostly empty slots (250,000 of them for a slice 500 m off a 2 mm stack)."""
+    first = kept[0].file
+    check_voxels((first.cols, first.rows, n_slots), _name(first))
+    if n_slots > max(4 * len(kept), len(kept) + 64):
+        raise LoadError(f"{_name(first)}: its {len(kept)} slice positions span {n_slots} slice steps (a slice lies "
+                        "far outside the stack?); refusing rather than filling the gap")
+
+
 def _build_volume(slices: list[SliceRef], cancel: CancelCheck | None, split: bool) -> Volume:
     order, slots, n_slots, affine, warns, known = _geometry(slices)
     kept = [slices[i] for i in order]
+    _check_extent(kept, n_slots)
     files = list({id(s.file): s.file for s in kept}.values())
     pixels = _read_all(files, cancel)
     _check(cancel)

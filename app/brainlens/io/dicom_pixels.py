@@ -9,6 +9,7 @@ import pydicom
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from brainlens.io.dicom_jpeg_repair import decode_repaired
 from brainlens.io.dicom_scan import DicomFile
 
 _RAW_SYNTAXES = {str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian)}
@@ -70,7 +71,11 @@ def read_frames(dfile: DicomFile) -> tuple[np.ndarray, str | None]:
         arr = _grey(apply_color_lut(ds.pixel_array, ds))
         note = "palette colour image converted to grey"
     else:
-        arr = ds.pixel_array
+        try:
+            arr = ds.pixel_array
+        except Exception as exc:  # a JPEG with a broken scan header decodes once repaired; anything else re-raises
+            arr = decode_repaired(ds, exc)
+            note = "non-conformant JPEG scan header (spectral selection) repaired to decode the pixels"
         if int(ds.get("SamplesPerPixel", 1) or 1) > 1:
             arr = _grey(arr)
             note = "colour image converted to grey"

@@ -17,12 +17,14 @@ import pydicom
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
-from brainlens.core.errors import Cancelled
+from brainlens.core.errors import Cancelled, LoadError
 from brainlens.io.dicom_fastheader import IMPLICIT_LE, WANTED, Unsupported, read_fast_header
+from brainlens.io.limits import check_voxels
 from brainlens.io.reasons import reason
 
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 DEFLATED = "1.2.840.10008.1.2.1.99"
+EXPLICIT_LE, BIG_ENDIAN = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
 _FIRST_GROUPS = {b"\x00\x00", b"\x02\x00", b"\x04\x00", b"\x08\x00", b"\x00\x02", b"\x00\x04", b"\x00\x08"}
 # Header keywords kept for sequence detection and the metadata dict.
 TAG_KEYWORDS = (
@@ -253,6 +255,7 @@ def read_header(path: Path) -> DicomFile | None:
     if offset is None or dfile.rows <= 0 or dfile.cols <= 0:
         dfile.pixel_offset = None  # no image to show (no pixels, or no image size to lay them out)
         return dfile
+    _check_declared_size(dfile)
     if ds is not None and (dfile.frames > 1 or T_PER_FRAME in ds):
         dfile.slices = _frame_refs(dfile, ds)
     else:
@@ -263,6 +266,21 @@ def read_header(path: Path) -> DicomFile | None:
             _float(values.get(T_BETWEEN), None) or _float(values.get(T_THICKNESS), None),
             _float(values.get(T_SLOPE), 1.0) or 1.0, _float(values.get(T_INTERCEPT), 0.0) or 0.0)]
     return dfile
+
+
+def _check_declared_size(dfile: DicomFile) -> None:
+    """Refuse a file whose declared frames x rows x columns cannot be in it, before any frame is listed."""
+    check_voxels((dfile.cols, dfile.rows, dfile.frames * max(1, dfile.samples)), "pixel data")
+    if dfile.frames == 1 or dfile.transfer_syntax == DEFLATED:
+        return  # one frame: the pixel pass reports a short file; deflated: the offset says nothing of the size
+    size = dfile.path.stat().st_size - (dfile.pixel_offset or 0)
+    if dfile.transfer_syntax in (IMPLICIT_LE, EXPLICIT_LE, BIG_ENDIAN):
+        needed = dfile.frames * dfile.rows * dfile.cols * max(1, dfile.samples) * max(1, dfile.bits_allocated) // 8
+    else:  # compressed: every frame is at least an 8-byte item header
+        needed = dfile.frames * 8
+    if needed > size:
+        raise LoadError(f"declares {dfile.frames} frame(s) of {dfile.cols} x {dfile.rows} "
+                        f"but holds only {size} bytes of pixel data")
 
 
 def read_headers(paths: list[Path], workers: int = 4, progress: Callable[[float, str], None] | None = None,

@@ -10,10 +10,12 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from brainlens.core.errors import BrainLensError, LoadError
+from brainlens.core.errors import BrainLensError, Cancelled, LoadError
 from brainlens.core.volume import SEQUENCES, Study, Volume
 from brainlens.io.dicom import CancelCheck, Progress, load_dicom_files
+from brainlens.io.limits import file_kind, require_regular
 from brainlens.io.reasons import reason
+from brainlens.io.validate import validate_volume
 from brainlens.io.volume_files import (
     COMPANION_SUFFIXES,
     NIFTI_SUFFIXES,
@@ -38,12 +40,20 @@ def _wanted(path: Path) -> bool:
                 or suffix_of(path) in COMPANION_SUFFIXES)
 
 
-def _walk(folder: Path) -> list[Path]:
-    found = []
+def _walk(folder: Path) -> tuple[list[Path], list[str]]:
+    """Regular files under ``folder`` (symlinked folders are not followed) and notes on what was skipped."""
+    found, odd = [], []
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root) / n for n in sorted(names))
-    return found
+        for name in sorted(names):
+            path = Path(root) / name
+            kind = file_kind(path)
+            if kind is None:
+                found.append(path)
+            elif not name.startswith("."):
+                odd.append(f"{name} ({kind})")
+    notes = [f"skipped {len(odd)} item(s) that are not regular files, e.g. {odd[0]}"] if odd else []
+    return found, notes
 
 
 def _volume_order(vol: Volume) -> tuple:
@@ -59,10 +69,15 @@ def load(path: PathLike | Sequence[PathLike], volume_index: int = 0, *, progress
     let a job runner report and stop the work. Raises LoadError with a one-line reason.
     """
     try:
-        with warnings.catch_warnings():
-            # readers warn about odd-but-readable files on stderr; what matters reaches Volume.warnings
-            warnings.simplefilter("ignore")
-            return _load(path, volume_index, progress, cancel)
+        with warnings.catch_warnings(record=True) as caught:
+            # readers warn about odd-but-readable files; they become the study's notes, never stray stderr
+            warnings.simplefilter("always")
+            study = _load(path, volume_index, progress, cancel)
+        for w in caught:
+            note = "reader warning: " + " ".join(str(w.message).split())[:200]
+            if note not in study.warnings:
+                study.warnings.append(note)
+        return study
     except BrainLensError:
         raise
     except MemoryError:
@@ -79,24 +94,29 @@ def _label(path: PathLike | Sequence[PathLike]) -> str:
 
 def _load(path: PathLike | Sequence[PathLike], volume_index: int, progress: Progress | None,
           cancel: CancelCheck | None) -> Study:
+    skipped: list[str] = []
     if isinstance(path, (str, os.PathLike)):
+        if not os.fspath(path).strip():
+            raise LoadError("empty path: give a file or folder")
         root = Path(path).expanduser()
-        if not root.exists():
+        kind = file_kind(root)
+        if kind == "missing":
             raise LoadError(f"no such file or folder: {root}")
-        if root.is_dir():
-            files = [p for p in _walk(root) if _wanted(p)]
+        if kind == "a folder":
+            found, skipped = _walk(root)
+            files = [p for p in found if _wanted(p)]
             if not files:
-                raise LoadError(f"no files found in folder {root}")
+                raise LoadError(f"no files found in folder {root}" + (f" ({skipped[0]})" if skipped else ""))
             explicit = False
         else:
+            require_regular(root)
             files, explicit = [root], True
     else:
         files = [Path(p).expanduser() for p in path]
         if not files:
             raise LoadError("no files given")
-        missing = [p for p in files if not p.is_file()]
-        if missing:
-            raise LoadError(f"no such file: {missing[0]}")
+        for p in files:
+            require_regular(p)
         root = Path(os.path.commonpath([str(p.resolve().parent) for p in files]))
         explicit = True
     if progress:
@@ -109,20 +129,23 @@ def _load(path: PathLike | Sequence[PathLike], volume_index: int, progress: Prog
             reader = load_nifti
         (by_reader.append((p, reader)) if reader else dicom.append(p))
     volumes: list[Volume] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(skipped)
     for p, reader in by_reader:
         try:
-            volumes.append(reader(p, volume_index))  # type: ignore[operator]
-        except BrainLensError:
+            volumes.append(validate_volume(reader(p, volume_index)))  # type: ignore[operator]
+        except Cancelled:
             raise
-        except Exception as exc:  # in a folder one bad file is skipped; a file the user named is an error
+        except (MemoryError, Exception) as exc:  # in a folder one bad file is skipped; a named file is an error
+            why = "not enough memory" if isinstance(exc, MemoryError) else reason(exc)
             if explicit or len(files) == 1:
-                raise LoadError(f"cannot read {p.name}: {reason(exc)}") from exc
-            warnings.append(f"skipped {p.name}: {reason(exc)}")
+                if isinstance(exc, BrainLensError):
+                    raise
+                raise LoadError(f"cannot read {p.name}: {why}") from exc
+            warnings.append(f"skipped {p.name}: {why}")
     volumes.sort(key=_volume_order)
     if dicom:
         dicom_vols, notes = load_dicom_files(dicom, progress=progress, cancel=cancel, explicit=explicit)
-        volumes = dicom_vols + volumes
+        volumes = [validate_volume(v) for v in dicom_vols] + volumes
         warnings.extend(notes)
     if not volumes:
         detail = f" ({'; '.join(warnings)})" if warnings else ""

@@ -5,6 +5,9 @@ Each reader returns a Volume on its stored grid with its voxel->RAS affine; noth
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import numpy as np
 from brainlens.core.errors import LoadError
 from brainlens.core.sequence import detect_sequence, is_label_name
 from brainlens.core.volume import Volume
+from brainlens.io.limits import check_raster, check_voxels, require_regular
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz", ".hdr", ".mgz", ".mgh")
 NRRD_SUFFIXES = (".nrrd", ".nhdr")
@@ -65,12 +69,38 @@ def _pick_volume(data: np.ndarray, volume_index: int, path: Path, warnings: list
     return data
 
 
+@contextlib.contextmanager
+def _nibabel_messages(warns: list[str]) -> Iterator[None]:
+    """nibabel reports header fixes through its own logger, straight to stderr: collect them as warnings."""
+    from nibabel import imageglobals
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = "NIfTI header: " + " ".join(record.getMessage().split())[:200]
+            if text not in warns:
+                warns.append(text)
+
+    logger = imageglobals.logger
+    saved, propagate = logger.handlers[:], logger.propagate
+    logger.handlers, logger.propagate = [Collect()], False
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = saved, propagate
+
+
 def load_nifti(path: Path, volume_index: int = 0) -> Volume:
+    warns: list[str] = []
+    with _nibabel_messages(warns):
+        return _load_nifti(path, volume_index, warns)
+
+
+def _load_nifti(path: Path, volume_index: int, warns: list[str]) -> Volume:
     import nibabel as nib
 
     img = nib.load(str(path))
     header = img.header
-    warns: list[str] = []
+    check_voxels(img.shape, path.name, header.get_data_dtype().itemsize)  # declared size, before any voxel
     # dataobj applies scl_slope/inter; keep integer storage when the header does not scale
     data = np.asanyarray(img.dataobj)
     data = _pick_volume(data, volume_index, path, warns)
@@ -94,6 +124,12 @@ _SPACE_SIGNS = {  # flips that take the NRRD world frame to RAS
 def load_nrrd(path: Path, volume_index: int = 0) -> Volume:
     import nrrd
 
+    header = nrrd.read_header(str(path))
+    sizes = header.get("sizes")
+    check_voxels(sizes if sizes is not None else [0], path.name)  # declared size, before any voxel
+    detached = header.get("data file") or header.get("datafile")
+    if isinstance(detached, str) and detached.upper() != "LIST" and "%" not in detached:
+        require_regular(path.parent / detached)  # e.g. /dev/zero would be read without end
     data, header = nrrd.read(str(path))
     warns: list[str] = []
     kinds = [str(k).lower() for k in header.get("kinds", [])]
@@ -138,6 +174,7 @@ def load_raster(path: Path, volume_index: int = 0) -> Volume:
     from PIL import Image, ImageSequence
 
     warns = ["pixel spacing unknown for a plain image: 1 mm assumed"]
+    check_raster(path)  # size from the header first: a small PNG can decode to gigabytes
     with Image.open(path) as img:
         pages = []
         colour = False

@@ -8,6 +8,7 @@ GUI thread only hands arrays to the renderer.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,8 @@ def prepare_study(study: Study, progress: Progress, cancel: CancelFlag) -> Loade
 
 def load_study(path: str | Path | list[str], progress: Progress, cancel: CancelFlag) -> LoadedStudy:
     """Read ``path`` (file, folder, or a list of files) with ``brainlens.io.load``; prepare it for display."""
+    if not isinstance(path, list) and not os.fspath(path).strip():
+        raise LoadError("empty path: give a file or folder")  # Path("") would mean the current folder
     label = f"{len(path)} files" if isinstance(path, list) else Path(path).name
     progress(0.0, f"reading {label}")
     try:

@@ -73,9 +73,11 @@ def read_image(path: Path | str) -> np.ndarray:
     """A raster image file as a numpy array (grey, RGB or RGBA; 8- or 16-bit kept as stored)."""
     import cv2
 
+    from brainlens.io.limits import check_raster, require_regular
+
     p = Path(path)
-    if not p.is_file():
-        raise LoadError(f"{p}: no such file")
+    require_regular(p)
+    check_raster(p)  # the header's size first: a small PNG can decode to gigabytes
     try:
         raw = np.fromfile(p, dtype=np.uint8)  # fromfile + imdecode: non-ASCII paths work on Windows too
         img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None

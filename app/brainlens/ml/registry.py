@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brainlens.core.errors import ModelError
+from brainlens.ml.manifest_schema import MAX_BYTES as MAX_MANIFEST_BYTES
+from brainlens.ml.manifest_schema import validate_manifest
 
 if TYPE_CHECKING:
     import torch
@@ -80,13 +82,13 @@ def _read_manifest_rows(directory: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ValueError(f"larger than {MAX_MANIFEST_BYTES} bytes")
         doc = json.loads(path.read_text(encoding="utf-8"))
-        rows = doc["models"]
-        if not isinstance(rows, list):
-            raise TypeError("'models' is not a list")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"model manifest {path} is unreadable ({exc}): reinstall BrainLens") from exc
-    return rows
+    except (OSError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:120]
+        raise ModelError(f"model manifest {path} is unreadable ({why}): reinstall BrainLens") from None
+    return validate_manifest(doc, KINDS, DTYPES)  # schema first: no entry reaches model code unchecked
 
 
 def load_manifest(directory: Path | str | None = None) -> dict[str, ModelEntry]:
