@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from brainlens.core.errors import Cancelled, InputError, ModelError
+from brainlens.core.labels import LABEL_NAMES
 from brainlens.core.volume import Study, Volume
 from brainlens.ml.seg_model import CHANNELS, MODEL_NAME, PATCH, REGIONS, SPACING_MM, regions_to_labels
 
@@ -287,8 +288,7 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     timings["postprocess"] = time.perf_counter() - t
     report(1.0, "done")
     mask_vol = ref_vol.with_data(labels, name=f"Tumour segmentation ({entry.name})")
-    mask_vol.metadata.update(is_label=True, label_names={1: "necrotic / non-enhancing core", 2: "oedema",
-                                                         4: "enhancing tumour"})
+    mask_vol.metadata.update(is_label=True, label_names=dict(LABEL_NAMES))
     unc_vol = ref_vol.with_data(uncertainty, name="Segmentation uncertainty (entropy, bits)")
     return SegmentationResult(
         mask=mask_vol, uncertainty=unc_vol, reference=reference, sequences_used=list(volumes),
