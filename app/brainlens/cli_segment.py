@@ -9,19 +9,14 @@ failure leaves nothing behind; inputs are never overwritten. Progress goes to st
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from brainlens.core.errors import InputError, LoadError
 from brainlens.core.volume import SEQUENCES, Study, Volume
+from brainlens.io.save import measurements_csv, save_all  # noqa: F401 -- measurements_csv kept importable here
 
 OUTPUTS = ("mask.nii.gz", "uncertainty.nii.gz", "measurements.json", "measurements.csv")
 
@@ -80,35 +75,6 @@ def _input_paths(args: argparse.Namespace) -> set[Path]:
     return out
 
 
-def measurements_csv(doc: dict[str, Any]) -> str:
-    """Long-format CSV: item, measure, value, unit."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["item", "measure", "value", "unit"])
-    for name, r in doc["regions"].items():
-        w.writerow([name, "volume_ml", f"{r['volume_ml']:.3f}", "ml"])
-        lo, hi = r.get("volume_ml_range", [None, None])
-        w.writerow([name, "volume_ml_p5", f"{lo:.3f}", "ml"])
-        w.writerow([name, "volume_ml_p95", f"{hi:.3f}", "ml"])
-        w.writerow([name, "max_diameter_mm", f"{r.get('max_diameter_mm', 0.0):.1f}", "mm"])
-        w.writerow([name, "lesions", len(r.get("lesions", [])), "count"])
-    rano = doc.get("rano")
-    if rano:
-        for key, unit in (("longest_mm", "mm"), ("perpendicular_mm", "mm"), ("product_mm2", "mm2"),
-                          ("slice_index", "index")):
-            w.writerow(["rano_enhancing", key, rano[key], unit])
-    return buf.getvalue()
-
-
-def _write_nifti(vol: Volume, path: str) -> None:
-    import nibabel as nib
-
-    img = nib.Nifti1Image(np.asarray(vol.data), vol.affine)
-    img.set_qform(vol.affine, code=1)
-    img.set_sform(vol.affine, code=1)
-    nib.save(img, path)
-
-
 def check_targets(out_dir: Path, inputs: set[Path]) -> list[Path]:
     """The four output paths; refuses any that is one of the inputs (checked before any work is done)."""
     targets = [(out_dir / name).resolve() for name in OUTPUTS]
@@ -119,35 +85,14 @@ def check_targets(out_dir: Path, inputs: set[Path]) -> list[Path]:
 
 
 def write_outputs(result: Any, doc: dict[str, Any], out_dir: Path, inputs: set[Path]) -> list[Path]:
-    """All four files via temporary names in ``out_dir`` and os.replace at the end (all or nothing)."""
+    """All four files through io.save_all (temporary names, replaced together at the end: all or nothing)."""
     targets = check_targets(out_dir, inputs)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from exc
-    temps: list[str] = []
-    try:
-        for name in OUTPUTS:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp" + "".join(Path(name).suffixes),
-                                       dir=out_dir)
-            os.close(fd)
-            temps.append(tmp)
-        _write_nifti(result.mask, temps[0])
-        _write_nifti(result.uncertainty, temps[1])
-        Path(temps[2]).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        Path(temps[3]).write_text(measurements_csv(doc), encoding="utf-8")
-        umask = os.umask(0)
-        os.umask(umask)
-        for tmp, target in zip(temps, targets):
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary user files
-            os.replace(tmp, target)
-    except OSError as exc:
-        raise InputError(f"cannot write results to {out_dir}: {exc.strerror or exc}") from exc
-    finally:
-        for tmp in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return targets
+    items = [(result.mask, targets[0]), (result.uncertainty, targets[1]), (doc, targets[2]), (doc, targets[3])]
+    return save_all(items, protect=inputs)  # io's writers, all four files or none
 
 
 class _StderrProgress:

@@ -209,8 +209,11 @@ def predict_samples(model: Any, image: np.ndarray, device: Any, samples: int,
 def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], progress: Progress | None = None,
             cancel: CancelFlag | None = None, samples: int = DEFAULT_SAMPLES, device: str = "auto",
             sequences: Mapping[str, Volume] | None = None, model_dir: Path | str | None = None,
-            min_component_ml: float = MIN_COMPONENT_ML) -> SegmentationResult:
-    """Segment the tumour; see the module doc. Raises InputError, ModelError or Cancelled."""
+            min_component_ml: float = MIN_COMPONENT_ML, model: tuple[Any, Any] | None = None) -> SegmentationResult:
+    """Segment the tumour; see the module doc. Raises InputError, ModelError or Cancelled.
+
+    ``model``: a ``load_model(device)`` result to reuse (load once, pass it in); None loads the bundled one.
+    """
     from brainlens.core.measurements import measure_labels
     from brainlens.ml.device import choose_device, describe_device
     from brainlens.ml.seg_preprocess import preprocess, to_source
@@ -234,10 +237,14 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
         warnings.append("missing sequence(s): " + ", ".join(_TITLES[k] for k in missing)
                         + "; the model was trained with random sequence drop-out, but accuracy is lower")
     reference = "flair" if "flair" in volumes else "t1ce" if "t1ce" in volumes else next(iter(volumes))
-    dev = choose_device(device)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    model, entry = load_model(dev, model_dir)
+    if model is None:
+        dev = choose_device(device)
+        net, entry = load_model(dev, model_dir)
+    else:
+        net, entry = model
+        dev = next(net.parameters()).device
     timings["model_load"] = time.perf_counter() - t
 
     report(0.02, "preprocessing")
@@ -250,7 +257,7 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
 
     t = time.perf_counter()
     first_share = 1.0 / samples
-    mean, masks = predict_samples(model, prep.image, dev, samples, report, cancel, span=(0.1, 0.85))
+    mean, masks = predict_samples(net, prep.image, dev, samples, report, cancel, span=(0.1, 0.85))
     net_total = time.perf_counter() - t
     timings["network"] = net_total * first_share
     timings["uncertainty"] = net_total * (1 - first_share)
