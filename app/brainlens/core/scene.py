@@ -394,6 +394,12 @@ class Scene:
         self.layers_changed.emit()
         return layer
 
+    def raise_layer(self, layer: Layer) -> None:
+        """Draw ``layer`` above the others (e.g. a mask over a heatmap added later)."""
+        self.layers.remove(layer)
+        self.layers.append(layer)
+        self.layers_changed.emit()
+
     def remove_layer(self, layer: Layer) -> None:
         self.layers.remove(layer)
         self.layers_changed.emit()

@@ -16,6 +16,7 @@ from brainlens.core.labels import TUMOUR_LABELS
 from brainlens.gui.analysis import AnalysisController
 from brainlens.gui.brush import BrushTool
 from brainlens.gui.export import start_export
+from brainlens.gui.rano_overlay import RanoOverlay
 from brainlens.gui.results_panel import ResultsPanel
 from brainlens.gui.settings_dialog import SettingsDialog
 
@@ -48,6 +49,7 @@ def install_ai(window) -> AnalysisController:
     c.results_panel = ResultsPanel(c)
     window._dock("Results", c.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
     c.brush = BrushTool(c, window.ortho.views.values())
+    c.rano_overlay = RanoOverlay(c, window.ortho.views["axial"])
     a = {
         "classify_slice": _action(window, "Classify &slice", c.classify_slice, SHORTCUTS["classify_slice"],
                                   tip="Tumour type of the slice on show, with Grad-CAM"),

@@ -190,7 +190,9 @@ class AnalysisController(QObject):
             self.scene.remove_layer(self.cam_layer)
         if base in self.scene.series:
             self.cam_layer = self.scene.add_heatmap_layer(
-                CAM_LAYER, res.heatmap, base, colormap="inferno", threshold=0.15, vmax=1.0, opacity=0.5)
+                CAM_LAYER, res.heatmap, base, colormap="inferno", threshold=0.3, vmax=1.0, opacity=0.45)
+            if self.seg_layer is not None and self.seg_layer in self.scene.layers:
+                self.scene.raise_layer(self.seg_layer)  # the mask stays readable over the attention map
         self._note_device(res.device, res.notes)
         self.results_changed.emit()
 
@@ -255,7 +257,11 @@ class AnalysisController(QObject):
         self._measured_state = self._edit_state()
         self._note_device(str(seg.doc.get("device", "")), seg.notes)
         lesions = seg.doc["regions"]["whole_tumor"]["lesions"]
-        if lesions:
+        rano = seg.doc.get("rano")
+        if rano:  # the middle of the RANO diameter: on the lesion and on the slice the diameters are drawn
+            mid = np.mean(rano["longest_endpoints_ijk"], axis=0)
+            self.scene.set_cursor_world((seg.reference.affine @ np.append(mid, 1.0))[:3])
+        elif lesions:
             self.scene.set_cursor_world(lesions[0]["centroid_ras_mm"])
         self.results_changed.emit()
 
@@ -306,7 +312,9 @@ class AnalysisController(QObject):
             job = self.classify_study()
             if job is not None:
                 self.wait(job)
-                if self.study_result is not None and self.study_result.summary.get("driving_slices"):
+                # explain the slice on show when a tumour was segmented there, else the most convincing one
+                if self.seg_layer is None and self.study_result is not None \
+                        and self.study_result.summary.get("driving_slices"):
                     self._cursor_to_slice(self.study_result.plane, self.study_result.summary["driving_slices"][0])
                 return self.classify_slice()
             return job

@@ -98,6 +98,7 @@ class ResultsPanel(QWidget):
         col.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wrap text to the dock
         scroll.setWidget(inner)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
@@ -172,7 +173,8 @@ class ResultsPanel(QWidget):
         rano = doc.get("rano")
         if rano:
             lines.append(f"RANO (enhancing): {rano['longest_mm']:.1f} x {rano['perpendicular_mm']:.1f} mm = "
-                         f"{rano['product_mm2']:.0f} mm² (drawn on the axial slice)")
+                         f"{rano['product_mm2']:.0f} mm² (drawn on axial slice {rano['slice_index'] + 1} "
+                         "of the reference series)")
         else:
             lines.append("RANO: no enhancing tumour to measure")
         return "<br>".join(lines)

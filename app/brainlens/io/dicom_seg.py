@@ -26,9 +26,9 @@ def seg_unavailable_reason(source: Volume) -> str | None:
     """Why a DICOM SEG cannot be written for masks on ``source`` (None when it can)."""
     meta = source.metadata
     if meta.get("format") != "dicom":
-        fmt = str(meta.get("format") or "this").upper()
+        what = f"a {str(meta['format']).upper()} file" if meta.get("format") else "this study"
         return (f"DICOM SEG is only offered for DICOM studies: a SEG must reference the source images' UIDs, "
-                f"and a {fmt} file has none (the mask is exported as NIfTI instead)")
+                f"and {what} has none (the mask is exported as NIfTI instead)")
     if not meta.get("source_paths"):
         return "the source DICOM files are not known, so the SEG could not reference them"
     if meta.get("n_files", 0) != meta.get("n_images", meta.get("n_files", 0)):

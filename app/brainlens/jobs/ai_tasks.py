@@ -99,7 +99,8 @@ def _describe(device: Any) -> str:
 
 
 def classify_slice(source: Volume, reorientation: Reorientation, plane: str, index: int, cache: ModelCache,
-                   device: str = "auto", model_name: str = "brainresnet", original: np.ndarray | Path | str | None = None,
+                   device: str = "auto", model_name: str = "brainresnet",
+                   original: np.ndarray | Path | str | None = None,
                    progress: Progress | None = None, cancel: CancelFlag | None = None) -> SliceClassification:
     """Classify one slice (the one on show) with Grad-CAM. ``original``: the image's own pixels (a colour
     PNG before greying) so the colour out-of-distribution rule sees what the file holds."""
