@@ -87,7 +87,7 @@ def test_segmentation_job_ends_with_the_mask_visible(qtbot, window):
     _model_or_skip("segresnet_brats_2mm")
     c = _open_phantom(qtbot, window)
     axial = window.ortho.views["axial"]
-    assert _coloured_pixels(axial) < 50  # grey image only
+    before = _coloured_pixels(axial)  # crosshair and orientation letters only
     job = c.segment()
     with qtbot.waitSignal(job.finished, timeout=300000):
         pass
@@ -96,7 +96,7 @@ def test_segmentation_job_ends_with_the_mask_visible(qtbot, window):
     assert c.measurements["regions"]["whole_tumor"]["volume_ml"] > 1
     assert c.seg_layer.origin["kind"] == "automatic" and c.seg_layer.origin["model"]
     qtbot.wait(50)
-    assert _coloured_pixels(axial) > 300  # the mask is drawn over the slice on show
+    assert _coloured_pixels(axial) > before + 300  # the mask is drawn over the slice on show
     assert c.results_panel.seg_text.isVisible() and "Whole tumour" in c.results_panel.seg_text.text()
     assert "AI device: cpu" in c.device_label.text()
 
@@ -193,8 +193,12 @@ def test_png_drop_shows_probabilities_and_a_heatmap(qtbot, window, tmp_path):
     bars = c.results_panel.bars
     assert all(bars[k].isVisible() for k in probs) and max(b.value() for b in bars.values()) > 0
     assert c.cam_layer is not None and c.cam_layer.visible and float(c.cam_layer.data.max()) > 0
+    view = window.ortho.views[window.ortho.mode if window.ortho.mode != "ortho" else "axial"]
     qtbot.wait(50)
-    assert _coloured_pixels(window.ortho.views[window.ortho.mode if window.ortho.mode != "ortho" else "axial"]) > 100
+    shown = _coloured_pixels(view)
+    c.cam_layer.update(visible=False)
+    qtbot.wait(50)
+    assert shown > _coloured_pixels(view) + 100  # the heatmap is what colours the image
 
 
 def test_headless_run_segment_and_export(qapp, tmp_path):

@@ -8,11 +8,11 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from io_factory import oblique_affine, write_shuffled_series
 
 from brainlens.core.errors import InputError
 from brainlens.io import load, save, save_all
 from brainlens.io.dicom_seg import seg_unavailable_reason
-from io_factory import oblique_affine, write_shuffled_series
 
 LPS = np.diag([-1.2, -1.2, 2.0, 1.0])
 RAS = np.diag([0.9, 1.1, 2.5, 1.0])
@@ -101,3 +101,12 @@ def test_seg_is_not_offered_for_nifti_and_says_why(tmp_path: Path) -> None:
     assert "only offered for DICOM" in seg_unavailable_reason(vol)
     with pytest.raises(InputError, match="only offered for DICOM"):
         save(vol.with_data(np.zeros((4, 4, 4), np.uint8)), tmp_path / "x.dcm", source=vol)
+
+
+def test_cancel_just_before_commit_writes_nothing(tmp_path: Path) -> None:
+    from brainlens.core.errors import Cancelled
+
+    doc = {"regions": {}, "rano": None}
+    with pytest.raises(Cancelled):
+        save_all([(doc, tmp_path / "a.json"), (doc, tmp_path / "b.json")], cancel=lambda: True)
+    assert list(tmp_path.iterdir()) == []

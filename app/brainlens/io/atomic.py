@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from brainlens.core.errors import InputError
+from brainlens.core.errors import Cancelled, InputError
 
 
 def _suffixes(path: Path) -> str:
@@ -36,8 +36,11 @@ def check_not_sources(targets: Iterable[Path | str], protect: Iterable[Path | st
 
 @contextlib.contextmanager
 def atomic_files(targets: Iterable[Path | str], protect: Iterable[Path | str] = (),
-                 mode: int | None = None) -> Iterator[list[Path]]:
-    """Yield one temporary path per target; all targets are replaced at the end, or none on an error."""
+                 mode: int | None = None, cancel: Callable[[], bool] | None = None) -> Iterator[list[Path]]:
+    """Yield one temporary path per target; all targets are replaced at the end, or none on an error.
+
+    ``cancel`` is asked once more just before the targets are replaced: a cancelled job writes nothing.
+    """
     targets = [Path(t) for t in targets]
     check_not_sources(targets, protect)
     temps: list[Path] = []
@@ -49,6 +52,8 @@ def atomic_files(targets: Iterable[Path | str], protect: Iterable[Path | str] = 
             os.close(fd)
             temps.append(Path(tmp))
         yield temps
+        if cancel is not None and cancel():
+            raise Cancelled("cancelled before the files were put in place")
         perms = _default_mode() if mode is None else mode
         for tmp, target in zip(temps, targets):
             os.chmod(tmp, perms)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +98,12 @@ def _writer(obj: Any, path: Path, source: Volume | None):
 
 
 def save_all(items: Sequence[tuple[Any, Path | str]], protect: Iterable[Path | str] = (),
-             source: Volume | None = None) -> list[Path]:
+             source: Volume | None = None, cancel: Callable[[], bool] | None = None) -> list[Path]:
     """Write every (object, path) pair; either all files appear or none does (inputs are never touched)."""
     paths = [Path(p) for _, p in items]
     writers = [_writer(obj, p, source) for (obj, _), p in zip(items, paths)]  # refuse before writing anything
     try:
-        with atomic_files(paths, protect) as temps:
+        with atomic_files(paths, protect, cancel=cancel) as temps:
             for write, tmp in zip(writers, temps):
                 write(tmp)
     except OSError as exc:

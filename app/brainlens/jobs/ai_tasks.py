@@ -216,4 +216,4 @@ def export_files(items: Sequence[tuple[Any, Path]], protect: Iterable[Path] = ()
         progress(0.1, f"writing {len(items)} files")
     if cancel is not None and cancel():
         raise Cancelled("cancelled")
-    return save_all(list(items), protect=list(protect), source=source)
+    return save_all(list(items), protect=list(protect), source=source, cancel=cancel)
