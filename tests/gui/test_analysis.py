@@ -233,3 +233,48 @@ def test_window_and_a_finished_load_do_not_import_torch():
                           cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_dicom_study_export_includes_a_seg_on_the_source_images(qtbot, window, tmp_path):
+    hd = pytest.importorskip("highdicom")
+    from brainlens.io.dicom_write import write_series
+
+    flair = make_head_phantom(orientation="LPS", **SMALL).by_sequence()["flair"]
+    write_series(flair.data, flair.affine, tmp_path / "dicom", description="FLAIR")
+    job = window.open_path(tmp_path / "dicom")
+    with qtbot.waitSignal(job.finished, timeout=60000):
+        pass
+    c = window.analysis
+    sd = c.scene.base
+    assert sd.source.metadata["format"] == "dicom"
+    mask = np.zeros(sd.source.shape, np.uint8)
+    mask[20:28, 20:30, 20:26] = 2
+    mask[22:26, 23:27, 22:24] = 4
+    doc = measure_labels(mask, sd.source.affine)
+    doc.update(sequences_used=["flair"], missing_sequences=["t1", "t1ce", "t2"])
+    c._show_segmentation(ai_tasks.Segmentation(sd.source.with_data(mask), sd.source.with_data(
+        np.zeros(mask.shape, np.float32)), sd.source, doc, {"kind": "automatic", "model": "m", "version": "1"}, 0.0))
+    export = start_export(c, tmp_path / "out")
+    with qtbot.waitSignal(export.finished, timeout=60000):
+        pass
+    assert export.outcome == "result", c.last_error
+    seg = hd.seg.segread(str(tmp_path / "out" / "mask_seg.dcm"))
+    refs = {r.ReferencedSOPInstanceUID for s in seg.ReferencedSeriesSequence for r in s.ReferencedInstanceSequence}
+    assert len(refs) == sd.source.shape[2]  # the SEG references every image of the source series
+    assert int(seg.NumberOfFrames) == 6 + 2  # oedema on 6 slices, enhancing on 2 (empty frames omitted)
+
+
+def test_colour_png_is_flagged_from_its_own_pixels(qtbot, window, tmp_path):
+    _model_or_skip("brainresnet")
+    from PIL import Image
+
+    window.settings.setValue("ai/device", "cpu")
+    rgb = np.zeros((160, 160, 3), np.uint8)
+    rgb[:, :80] = (220, 30, 30)
+    rgb[:, 80:] = (30, 60, 220)
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    window.open_path(tmp_path / "photo.png")
+    qtbot.waitUntil(lambda: window.analysis.slice_result is not None, timeout=120000)
+    result = window.analysis.slice_result.result
+    assert result["ood"] and result["ood_reason"] == "colour"  # the viewer greys it; the classifier saw colour
+    assert "does not look like" in window.analysis.results_panel.class_text.text()

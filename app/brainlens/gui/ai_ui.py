@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog, QLabel, QMenu
 
@@ -20,6 +21,7 @@ from brainlens.gui.rano_overlay import RanoOverlay
 from brainlens.gui.results_panel import ResultsPanel
 from brainlens.gui.settings_dialog import SettingsDialog
 
+PRELOAD_DELAY_MS = 1500  # after the first window is painted and a study had a chance to start loading
 SHORTCUTS = {"classify_slice": "Ctrl+L", "classify_study": "Ctrl+Shift+L", "segment": "Ctrl+T", "export": "Ctrl+E",
              "brush": "B", "eraser": "E", "fill": "F", "undo": QKeySequence.StandardKey.Undo, "redo": "Ctrl+Shift+Z",
              "toggle_mask": "M", "toggle_outline": "O", "toggle_uncertainty": "U", "toggle_cam": "G",
@@ -116,6 +118,9 @@ def install_ai(window) -> AnalysisController:
     window.statusBar().addPermanentWidget(device)
     c.device_changed.connect(lambda text: device.setText(f"AI device: {text}"))
     c.device_label = device
+    # interactive: get torch's import stall over with before the first Segment (tests set BRAINLENS_NO_PRELOAD)
+    if window.show_dialogs and not os.environ.get("BRAINLENS_NO_PRELOAD"):
+        QTimer.singleShot(PRELOAD_DELAY_MS, c.preload)
     return c
 
 

@@ -25,7 +25,8 @@ from brainlens.jobs.runner import JobHandle
 
 log = logging.getLogger("brainlens.gui")
 TITLES = {"flair": "FLAIR", "t1": "T1", "t1ce": "T1c", "t2": "T2"}
-JOB_NAMES = {"classify_slice": "Classify slice", "classify_study": "Classify study", "segment": "Segment tumour",
+JOB_NAMES = {"preload": "Preparing AI",
+             "classify_slice": "Classify slice", "classify_study": "Classify study", "segment": "Segment tumour",
              "export": "Export"}
 SEG_LAYER = "Tumour segmentation"
 UNC_LAYER = "Segmentation uncertainty (bits)"
@@ -159,6 +160,11 @@ class AnalysisController(QObject):
         self.last_error = message
         if self.window.show_dialogs:
             QMessageBox.information(self.window, "BrainLens", message)
+
+    def preload(self) -> JobHandle:
+        """Import torch and load the models on a worker soon after start-up (see ai_tasks.preload)."""
+        return self._submit("preload", ai_tasks.preload, self.cache, self.device, self.classifier_name,
+                            on_result=lambda text: self._note_device(text, []))
 
     # ---- classification ------------------------------------------------------------------------------
     def is_single_image(self) -> bool:

@@ -79,6 +79,27 @@ def _classifier(cache: ModelCache, name: str, device: Any) -> Any:
     return cache.get(("classifier", name, str(device)), lambda: load_classifier(name, device=str(device)))
 
 
+def preload(cache: ModelCache, device: str = "auto", classifier: str = "brainresnet",
+            progress: Progress | None = None, cancel: CancelFlag | None = None) -> str:
+    """Import torch/MONAI and load both models while the user is still reading the images.
+
+    Importing torch holds Python's GIL for seconds (loading its native libraries), which would freeze the
+    window if it first happened when the user pressed Segment; done once after start-up, it is out of the way.
+    """
+    report = progress or (lambda f, m: None)
+    report(0.1, "loading AI libraries")
+    dev, _ = resolve_device(device)
+    if cancel is not None and cancel():
+        raise Cancelled("cancelled")
+    report(0.6, "loading models")
+    from brainlens.ml.segment import load_model
+
+    cache.get(("segmenter", str(dev)), lambda: load_model(dev))
+    _classifier(cache, classifier, dev)
+    report(1.0, "AI ready")
+    return _describe(dev)
+
+
 # ---- classification --------------------------------------------------------------------------------------
 @dataclass
 class SliceClassification:
