@@ -16,7 +16,7 @@ from typing import Any
 
 from brainlens.core.errors import InputError, LoadError
 from brainlens.core.volume import SEQUENCES, Study, Volume
-from brainlens.io.save import measurements_csv, save_all  # noqa: F401 -- measurements_csv kept importable here
+from brainlens.io.writers import measurements_csv, save_all  # noqa: F401 -- measurements_csv kept importable here
 
 OUTPUTS = ("mask.nii.gz", "uncertainty.nii.gz", "measurements.json", "measurements.csv")
 

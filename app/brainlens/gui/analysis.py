@@ -17,7 +17,6 @@ from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from brainlens.core.labels import LABEL_COLORS, LABEL_NAMES
-from brainlens.core.measurements import measure_labels
 from brainlens.core.scene import HeatmapLayer, LabelLayer, SeriesDisplay
 from brainlens.core.volume import SEQUENCES, Volume
 from brainlens.jobs import ai_tasks
@@ -286,6 +285,8 @@ class AnalysisController(QObject):
         layer, seg = self.seg_layer, self.segmentation
         if layer is None or seg is None:
             return
+        from brainlens.core.measurements import measure_labels  # scipy: kept off the start-up path
+
         self._measure_timer.stop()
         self._measured_state = self._edit_state()
         measured = measure_labels(layer.source_data(), seg.reference.affine)

@@ -231,7 +231,7 @@ def segment_study(volumes: dict[str, Volume], cache: ModelCache, device: str = "
 def export_files(items: Sequence[tuple[Any, Path]], protect: Iterable[Path] = (), source: Volume | None = None,
                  progress: Progress | None = None, cancel: CancelFlag | None = None) -> list[Path]:
     """Write every export file through io.save_all: all appear together or none (never over a source)."""
-    from brainlens.io.save import save_all
+    from brainlens.io.writers import save_all
 
     if progress is not None:
         progress(0.1, f"writing {len(items)} files")

@@ -1,4 +1,4 @@
-"""Writers beside ``load(...)``: ``save(obj, path)`` picks the format from the suffix.
+"""Writers beside ``load(...)``: ``brainlens.io.save(obj, path)`` picks the format from the suffix.
 
 - a ``Volume`` to ``.nii`` / ``.nii.gz``: NIfTI with the volume's affine as sform and qform (code 1, scanner)
   and, for a mask, where it came from in the header description ("edited" when a person changed it);
