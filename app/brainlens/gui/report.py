@@ -94,7 +94,8 @@ def report_html(controller) -> str:
     parts.append("<h3>Key images</h3><p><img src='brainlens://views' width='640'></p>")
     if models:
         parts.append("<h3>Models</h3><ul>")
-        parts += [f"<li>{html.escape(m)}{': ' + html.escape(card) if card else ''}</li>" for m, card in models]
+        unique = dict.fromkeys(models)  # the same classifier explains the study and the slice: list it once
+        parts += [f"<li>{html.escape(m)}{': ' + html.escape(card) if card else ''}</li>" for m, card in unique]
         parts.append("</ul>")
     parts.append(f"<p><small>{html.escape(DISCLAIMER)} Volumes and diameters are computed on the source "
                  "grid; check every result against the images.</small></p>")
