@@ -278,3 +278,24 @@ def test_colour_png_is_flagged_from_its_own_pixels(qtbot, window, tmp_path):
     result = window.analysis.slice_result.result
     assert result["ood"] and result["ood_reason"] == "colour"  # the viewer greys it; the classifier saw colour
     assert "does not look like" in window.analysis.results_panel.class_text.text()
+
+
+def test_a_brush_drag_is_one_undo_step_and_leaves_the_cursor(qtbot, window):
+    from test_gestures import drag
+
+    c = _open_phantom(qtbot, window)
+    _inject_truth_segmentation(c)
+    view = window.ortho.views["axial"]
+    cursor = c.scene.cursor_voxel().copy()
+    original = c.seg_layer.data.copy()
+    window.analysis.actions["eraser"].trigger()
+    assert c.brush.mode == "eraser" and window.analysis.actions["eraser"].isChecked()
+    sp = c.scene.base.canonical.spacing
+    start, end = (view.mapFromScene(view.vb.mapViewToScene(QPointF(x * sp[0], cursor[1] * sp[1])))
+                  for x in (cursor[0] - 6, cursor[0] + 6))
+    drag(view.viewport(), start, end, Qt.MouseButton.LeftButton)
+    assert len(c.seg_layer.history.undo_stack) == 1  # the whole drag
+    assert np.count_nonzero(c.seg_layer.data) < np.count_nonzero(original)
+    assert (c.scene.cursor_voxel() == cursor).all()  # painting does not move the cursor
+    window.analysis.actions["undo"].trigger()
+    np.testing.assert_array_equal(c.seg_layer.data, original)
