@@ -40,7 +40,8 @@ def _model_or_skip(name: str) -> None:
 
 
 @pytest.fixture
-def window(qtbot):
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("BRAINLENS_SETTINGS_DIR", str(tmp_path / "settings"))  # recent studies etc. stay here
     win = mw.MainWindow(show_dialogs=False)
     qtbot.addWidget(win)
     win.resize(1300, 850)
@@ -201,8 +202,9 @@ def test_png_drop_shows_probabilities_and_a_heatmap(qtbot, window, tmp_path):
     assert shown > _coloured_pixels(view) + 100  # the heatmap is what colours the image
 
 
-def test_headless_run_segment_and_export(qapp, tmp_path):
+def test_headless_run_segment_and_export(qapp, tmp_path, monkeypatch):
     _model_or_skip("segresnet_brats_2mm")
+    monkeypatch.setenv("BRAINLENS_SETTINGS_DIR", str(tmp_path / "settings"))
     from brainlens.cli import main
 
     study = tmp_path / "study"
