@@ -301,3 +301,34 @@ def test_a_brush_drag_is_one_undo_step_and_leaves_the_cursor(qtbot, window):
     assert (c.scene.cursor_voxel() == cursor).all()  # painting does not move the cursor
     window.analysis.actions["undo"].trigger()
     np.testing.assert_array_equal(c.seg_layer.data, original)
+
+
+def test_review_uncertain_and_lesion_list_move_the_cursor(qtbot, window):
+    c = _open_phantom(qtbot, window)
+    _inject_truth_segmentation(c)
+    panel = c.results_panel
+    assert panel.review.isVisible() and panel.lesions.count() >= 1
+    window.ortho.active_plane = "axial"
+    unc = c.unc_layer.data
+    per_slice = unc.sum(axis=(0, 1))
+    first = panel.review_next()
+    assert first == int(np.argmax(per_slice)) and c.scene.slice_index("axial") == first
+    second = panel.review_next()
+    assert second != first and per_slice[second] <= per_slice[first]
+    c.scene.set_cursor_voxel([0, 0, 0])
+    item = panel.lesions.item(0)
+    panel.lesions.itemClicked.emit(item)
+    target = c.scene.world_to_voxel(item.data(Qt.ItemDataRole.UserRole))
+    np.testing.assert_allclose(c.scene.cursor_voxel(), np.clip(np.round(target), 0, None), atol=1)
+
+
+def test_an_empty_mask_says_no_tumour_detected(qtbot, window):
+    c = _open_phantom(qtbot, window)
+    sd = c.scene.base
+    empty = np.zeros(sd.source.shape, np.uint8)
+    doc = measure_labels(empty, sd.source.affine)
+    doc.update(sequences_used=["flair"], missing_sequences=["t1", "t1ce", "t2"])
+    c._show_segmentation(ai_tasks.Segmentation(sd.source.with_data(empty), sd.source.with_data(
+        np.zeros(empty.shape, np.float32)), sd.source, doc, {"kind": "automatic", "model": "m", "version": "1"}, 0.0))
+    text = c.results_panel.seg_text.text()
+    assert "No tumour detected" in text and "missing: T1, T1c, T2" in text

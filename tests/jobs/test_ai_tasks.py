@@ -61,3 +61,21 @@ def test_slice_classification_puts_gradcam_on_the_source_grid():
     canon = reo.apply(res.heatmap)
     assert np.count_nonzero(canon[:, :, [i for i in range(48) if i != 30]]) == 0  # only the classified slice
     assert ("classifier", "brainresnet", "cpu") in cache
+
+
+def test_study_classification_stacks_gradcam_of_its_driving_slices():
+    from brainlens.ml.registry import get_entry
+
+    try:
+        get_entry("brainresnet")
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"classifier not bundled ({exc})")
+    vol = make_head_phantom(shape=(48, 56, 40), spacing_mm=3.0, orientation="LPS").by_sequence()["t1ce"]
+    res = ai_tasks.classify_study(vol, "axial", ai_tasks.ModelCache(), device="cpu")
+    driving = res.summary["driving_slices"][:ai_tasks.STACKED_CAM_SLICES]
+    assert res.summary["label"] and res.summary["n_slices"] == 40
+    if driving:
+        _, reo = to_canonical(vol)
+        canon = reo.apply(res.heatmap)
+        lit = {int(k) for k in np.flatnonzero(canon.reshape(-1, canon.shape[2]).max(axis=0) > 0)}
+        assert lit <= set(driving) and lit

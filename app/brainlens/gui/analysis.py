@@ -30,6 +30,7 @@ JOB_NAMES = {"preload": "Preparing AI",
 SEG_LAYER = "Tumour segmentation"
 UNC_LAYER = "Segmentation uncertainty (bits)"
 CAM_LAYER = "Grad-CAM (classifier attention)"
+STUDY_CAM_LAYER = "Grad-CAM of the study's driving slices"
 MEASURE_DELAY_MS = 150  # edits are measured once the brush pauses, not per dab
 
 
@@ -57,6 +58,7 @@ class AnalysisController(QObject):
         self.seg_layer: LabelLayer | None = None
         self.unc_layer: HeatmapLayer | None = None
         self.cam_layer: HeatmapLayer | None = None
+        self.study_cam_layer: HeatmapLayer | None = None
         self._measured_state: tuple = ()
         self._measure_timer = QTimer(self)
         self._measure_timer.setSingleShot(True)
@@ -86,7 +88,7 @@ class AnalysisController(QObject):
             for job in self.jobs.values():
                 job.cancel()
             self.slice_result = self.study_result = self.segmentation = self.measurements = None
-            self.seg_layer = self.unc_layer = self.cam_layer = None
+            self.seg_layer = self.unc_layer = self.cam_layer = self.study_cam_layer = None
             self.results_changed.emit()
 
     def _on_layers_changed(self) -> None:
@@ -98,6 +100,8 @@ class AnalysisController(QObject):
             self.unc_layer = None
         if self.cam_layer is not None and self.cam_layer not in layers:
             self.cam_layer = None
+        if self.study_cam_layer is not None and self.study_cam_layer not in layers:
+            self.study_cam_layer = None
 
     def sequence_assignment(self) -> dict[str, SeriesDisplay]:
         """First series of each sequence type as assigned in the study panel (auto-detected, editable)."""
@@ -193,6 +197,8 @@ class AnalysisController(QObject):
         self.slice_result = res
         if self.cam_layer is not None and self.cam_layer in self.scene.layers:
             self.scene.remove_layer(self.cam_layer)
+        if self.study_cam_layer is not None:  # the slice's own map is the more specific one; one at a time
+            self.study_cam_layer.update(visible=False)
         if base in self.scene.series:
             self.cam_layer = self.scene.add_heatmap_layer(
                 CAM_LAYER, res.heatmap, base, colormap="inferno", threshold=0.3, vmax=1.0, opacity=0.45)
@@ -207,10 +213,17 @@ class AnalysisController(QObject):
             return None
         plane = self.window.ortho.active_plane
         return self._submit("classify_study", ai_tasks.classify_study, base.source, plane, self.cache, self.device,
-                            self.classifier_name, on_result=self._show_study_result)
+                            self.classifier_name, on_result=lambda r: self._show_study_result(base, r))
 
-    def _show_study_result(self, res: ai_tasks.StudyClassification) -> None:
+    def _show_study_result(self, base: SeriesDisplay, res: ai_tasks.StudyClassification) -> None:
         self.study_result = res
+        if self.study_cam_layer is not None and self.study_cam_layer in self.scene.layers:
+            self.scene.remove_layer(self.study_cam_layer)
+        if res.heatmap is not None and base in self.scene.series:
+            self.study_cam_layer = self.scene.add_heatmap_layer(
+                STUDY_CAM_LAYER, res.heatmap, base, colormap="inferno", threshold=0.3, vmax=1.0, opacity=0.45)
+            if self.seg_layer is not None and self.seg_layer in self.scene.layers:
+                self.scene.raise_layer(self.seg_layer)
         self._note_device(res.device, res.notes)
         self.results_changed.emit()
 

@@ -170,6 +170,7 @@ class StudyClassification:
     model: str
     notes: list[str] = field(default_factory=list)
     card: str = ""
+    heatmap: np.ndarray | None = None  # Grad-CAM of the driving slices, stacked on the source grid
 
 
 def study_verdict(volume: Volume, plane: str, clf: Any, progress: Progress | None,
@@ -190,9 +191,36 @@ def classify_study(volume: Volume, plane: str, cache: ModelCache, device: str = 
     report(0.02, "loading the classifier")
     dev, note = resolve_device(device)
     clf = _classifier(cache, model_name, dev)
-    summary = study_verdict(volume, plane, clf, lambda f, m: report(0.05 + 0.95 * f, m), cancel)
+    summary = study_verdict(volume, plane, clf, lambda f, m: report(0.05 + 0.9 * f, m), cancel)
+    report(0.96, "Grad-CAM of the driving slices")
+    heat = stacked_gradcam(volume, plane, summary.get("driving_slices", [])[:STACKED_CAM_SLICES], clf, cancel)
     return StudyClassification(summary, plane, _describe(dev), clf.tag, [note] if note else [],
-                               card_figures("classifier", clf.name))
+                               card_figures("classifier", clf.name), heat)
+
+
+STACKED_CAM_SLICES = 5
+
+
+def stacked_gradcam(volume: Volume, plane: str, indices: list[int], clf: Any,
+                    cancel: CancelFlag | None = None) -> np.ndarray | None:
+    """Grad-CAM of each listed canonical slice of ``plane``, put back on the volume's source grid."""
+    if not indices:
+        return None
+    from brainlens.core.geometry import to_canonical
+    from brainlens.ml.classify_volume import display_slice, to_canonical_slice
+    from brainlens.ml.gradcam import gradcam
+
+    canonical, reo = to_canonical(volume)
+    heat3 = np.zeros(canonical.shape, np.float32)
+    axis = PLANE_NORMAL_AXIS[plane]
+    for index in indices:
+        if cancel is not None and cancel():
+            raise Cancelled("cancelled")
+        heat, _ = gradcam(display_slice(canonical.data, plane, index), clf)
+        sl = [slice(None)] * 3
+        sl[axis] = index
+        heat3[tuple(sl)] = to_canonical_slice(heat)
+    return np.ascontiguousarray(reo.invert(heat3))
 
 
 # ---- segmentation ----------------------------------------------------------------------------------------
