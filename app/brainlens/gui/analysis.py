@@ -308,7 +308,9 @@ class AnalysisController(QObject):
         for key, region in measured["regions"].items():
             region["volume_ml_range"] = seg.doc["regions"][key].get("volume_ml_range")
             regions[key] = region
-        doc.update(regions=regions, rano=measured["rano"], edited=layer.edited)
+        detected = regions["whole_tumor"]["volume_ml"] > 0
+        doc.update(regions=regions, rano=measured["rano"], edited=layer.edited, tumour_detected=detected,
+                   finding="tumour detected" if detected else "no tumour detected")
         self.measurements = _plain(doc)
         self.results_changed.emit()
 

@@ -158,9 +158,12 @@ class ResultsPanel(QWidget):
         edited = " <b>(edited by hand)</b>" if doc.get("edited") else ""
         lines = [f"<b>Segmentation</b>{edited}", f"Sequences used: {used}; missing: {missing}"]
         whole = doc["regions"]["whole_tumor"]
-        if whole["volume_ml"] <= 0:
+        if not doc.get("tumour_detected", True) or whole["volume_ml"] <= 0:
             lines.append("<b>No tumour detected</b> (the mask is empty).")
             return "<br>".join(lines)
+        if doc.get("uncertain"):
+            lines.append("<span style='color:#c60'>The model's samples disagree more than on validation studies "
+                         "that went well: check the mask slice by slice (Review uncertain).</span>")
         rows = []
         for region in TUMOUR_REGIONS:
             r = doc["regions"][region.key]

@@ -92,9 +92,9 @@ def preload(cache: ModelCache, device: str = "auto", classifier: str = "brainres
     if cancel is not None and cancel():
         raise Cancelled("cancelled")
     report(0.6, "loading models")
-    from brainlens.ml.segment import load_model
+    from brainlens.ml.segment import load_segmenter
 
-    cache.get(("segmenter", str(dev)), lambda: load_model(dev))
+    cache.get(("segmenter", str(dev)), lambda: load_segmenter(dev))
     _classifier(cache, classifier, dev)
     report(1.0, "AI ready")
     return _describe(dev)
@@ -244,9 +244,9 @@ def segment_study(volumes: dict[str, Volume], cache: ModelCache, device: str = "
         raise InputError("no series is assigned a sequence (FLAIR, T1, T1c or T2): assign them first")
     report(0.0, "loading the segmenter")
     dev, note = resolve_device(device)
-    from brainlens.ml.segment import load_model, segment
+    from brainlens.ml.segment import load_segmenter, segment
 
-    model = cache.get(("segmenter", str(dev)), lambda: load_model(dev))
+    model = cache.get(("segmenter", str(dev)), lambda: load_segmenter(dev))
     result = segment(volumes, progress=report, cancel=cancel, samples=samples, model=model)
     origin = {"kind": "automatic", "model": result.model.get("name", ""), "version": result.model.get("version", "")}
     result.mask.metadata["origin"] = dict(origin)
