@@ -12,6 +12,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent, QImage  # noqa: E402
 
+from brainlens.core.labels import LABEL_NAMES  # noqa: E402
 from brainlens.gui import main_window as mw  # noqa: E402
 from brainlens.jobs.tasks import DEMO_HEATMAP_LAYER, DEMO_LABEL_LAYER  # noqa: E402
 
@@ -54,8 +55,7 @@ def test_phantom_loads_with_layers_and_browser(qtbot, window):
     # the demo starts with the cursor on the lesion, and the status bar names the label there
     value = int(scene.layers[0].data[tuple(scene.cursor_voxel())])
     assert value > 0
-    names = {1: "necrotic core", 2: "oedema", 4: "enhancing rim"}
-    assert f"{DEMO_LABEL_LAYER}: {value} ({names[value]})" in window.info_label.text()
+    assert f"{DEMO_LABEL_LAYER}: {value} ({LABEL_NAMES[value]})" in window.info_label.text()
     # clicking another series in the browser shows it
     window.browser.list.setCurrentRow(2)
     assert scene.base.source.sequence == "t1ce"

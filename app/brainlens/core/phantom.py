@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from brainlens.core.labels import LABEL_NAMES
 from brainlens.core.volume import Study, Volume
 
 PHANTOM_SOURCE = Path("<synthetic phantom>")
-LABEL_NAMES = {1: "necrotic core", 2: "oedema", 4: "enhancing rim"}
-
 # tissue classes of the label image built below
 _BG, _SCALP, _SKULL, _CSF, _GM, _WM, _OEDEMA, _NECROSIS, _ENHANCING, _MUSCLE = range(10)
 # Rough MR contrasts (arbitrary units) per tissue:

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from brainlens.core.colors import BRATS_NAMES, colormap_lut, label_lut
+from brainlens.core.colors import colormap_lut, label_lut
 from brainlens.core.geometry import PLANE_NORMAL_AXIS, Reorientation, to_canonical
+from brainlens.core.label_edit import LabelHistory
+from brainlens.core.labels import LABEL_NAMES
 from brainlens.core.volume import Volume
 
 # (horizontal, vertical) canonical axes of each plane's 2D slice
@@ -95,14 +97,29 @@ class Layer:
     visible: bool = True
     opacity: float = 0.6
     changed: Event = field(default_factory=Event, repr=False)
+    # where the data came from: the source grid and the reorientation that made ``data`` from it
+    source: Volume | None = field(default=None, repr=False)
+    reorientation: Reorientation | None = field(default=None, repr=False)
 
     def update(self, **changes: object) -> None:
         for key, value in changes.items():
-            if not hasattr(self, key) or key in ("data", "affine", "changed"):
+            if not hasattr(self, key) or key in _NOT_DISPLAY:
                 raise AttributeError(f"{type(self).__name__} has no display setting {key!r}")
             setattr(self, key, value)
         self.opacity = float(np.clip(self.opacity, 0.0, 1.0))
         self.changed.emit(self)
+
+    def source_data(self) -> np.ndarray:
+        """The layer's values on its source grid (what export writes), bit-exact inverse of the display."""
+        if self.reorientation is None:
+            raise ValueError(f"layer {self.name!r} does not know its source grid")
+        return np.ascontiguousarray(self.reorientation.invert(self.data))
+
+    def source_volume(self, name: str | None = None) -> Volume:
+        """A Volume on the source grid with the source affine, ready to save."""
+        if self.source is None:
+            raise ValueError(f"layer {self.name!r} does not know its source grid")
+        return self.source.with_data(self.source_data(), name or self.name)
 
     def fits(self, series: SeriesDisplay | None) -> bool:
         """True when this layer lies on the grid of ``series`` (so it can be drawn over it)."""
@@ -117,14 +134,65 @@ class LabelLayer(Layer):
     outline: bool = False
     hidden_labels: frozenset[int] = frozenset()
     colors: dict[int, tuple[int, int, int]] = field(default_factory=dict)
-    label_names: dict[int, str] = field(default_factory=lambda: dict(BRATS_NAMES))
+    label_names: dict[int, str] = field(default_factory=lambda: dict(LABEL_NAMES))
     present: tuple[int, ...] = ()
+    # "automatic" (a model: origin["model"], origin["version"]), "manual" or "file"
+    origin: dict[str, str] = field(default_factory=lambda: {"kind": "file"})
+    edited: bool = False
+    history: LabelHistory = field(default_factory=LabelHistory, repr=False)
 
     def __post_init__(self) -> None:
         self.data = np.ascontiguousarray(self.data, dtype=np.uint8)
         if not self.present:
-            counts = np.bincount(self.data.reshape(-1), minlength=256)  # much faster than np.unique here
-            self.present = tuple(int(v) for v in np.flatnonzero(counts[1:]) + 1)
+            self._count_present()
+
+    def _count_present(self) -> None:
+        counts = np.bincount(self.data.reshape(-1), minlength=256)  # much faster than np.unique here
+        self.present = tuple(int(v) for v in np.flatnonzero(counts[1:]) + 1)
+
+    # ---- editing (one stroke = one undo step) --------------------------------------------------------
+    def begin_stroke(self) -> None:
+        self.history.begin()
+
+    def end_stroke(self) -> None:
+        if self.history.end(self.data) is not None:
+            self._edited()
+
+    def paint(self, indices: np.ndarray, value: int) -> bool:
+        """Set the voxels (flat canonical indices) to ``value``; inside begin/end_stroke they form one step."""
+        if not 0 <= int(value) <= 255:
+            raise ValueError(f"label value {value} outside 0..255")
+        open_stroke = self.history.stroke_open
+        if not self.history.write(self.data, indices, int(value)):
+            return False
+        if not open_stroke:
+            self._edited()
+        else:
+            self._refresh()
+        return True
+
+    def erase(self, indices: np.ndarray) -> bool:
+        return self.paint(indices, 0)
+
+    def undo(self) -> bool:
+        if self.history.undo(self.data) is None:
+            return False
+        self._edited()
+        return True
+
+    def redo(self) -> bool:
+        if self.history.redo(self.data) is None:
+            return False
+        self._edited()
+        return True
+
+    def _edited(self) -> None:
+        self.edited = bool(self.history.undo_stack) or self.edited
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._count_present()
+        self.changed.emit(self)
 
     def lut(self) -> np.ndarray:
         return label_lut(self.colors, [v for v in self.present if v not in self.hidden_labels])
@@ -155,6 +223,9 @@ class HeatmapLayer(Layer):
     @property
     def levels(self) -> tuple[float, float]:
         return float(self.threshold), float(max(self.vmax, self.threshold + 1e-6))
+
+
+_NOT_DISPLAY = ("data", "affine", "changed", "source", "reorientation", "history", "edited", "origin")
 
 
 class Scene:
@@ -293,33 +364,41 @@ class Scene:
         self.set_window(*percentile_levels(self.base.canonical.data, low, high))
 
     # ---- layers -------------------------------------------------------------------------------------
-    def _to_base_grid(self, data: np.ndarray, reference: SeriesDisplay | None) -> tuple[np.ndarray, np.ndarray]:
+    def _to_base_grid(self, data: np.ndarray, reference: SeriesDisplay | None) -> tuple[np.ndarray, dict]:
+        """Source-grid data -> (canonical data, the affine/source/reorientation fields of a Layer)."""
         ref = reference or self.base
         if ref is None:
             raise ValueError("no series on show to put a layer on")
         if data.shape[:3] != ref.source.shape:
             raise ValueError(f"layer shape {data.shape} does not match the series grid {ref.source.shape}")
-        return np.ascontiguousarray(ref.reorientation.apply(data)), ref.canonical.affine.copy()
+        grid = {"affine": ref.canonical.affine.copy(), "source": ref.source, "reorientation": ref.reorientation}
+        return np.ascontiguousarray(ref.reorientation.apply(data)), grid
 
     def add_label_layer(self, name: str, source_data: np.ndarray, reference: SeriesDisplay | None = None,
                         **display: object) -> LabelLayer:
         """Labels given on the reference series' SOURCE grid (as a segmenter or a file produces them)."""
-        data, aff = self._to_base_grid(np.asarray(source_data).astype(np.uint8, copy=False), reference)
-        layer = LabelLayer(name, data, aff, **display)  # type: ignore[arg-type]
+        data, grid = self._to_base_grid(np.asarray(source_data).astype(np.uint8, copy=False), reference)
+        layer = LabelLayer(name, data, **grid, **display)  # type: ignore[arg-type]
         self.layers.append(layer)
         self.layers_changed.emit()
         return layer
 
     def add_heatmap_layer(self, name: str, source_data: np.ndarray, reference: SeriesDisplay | None = None,
                           **display: object) -> HeatmapLayer:
-        data, aff = self._to_base_grid(np.asarray(source_data, dtype=np.float32), reference)
+        data, grid = self._to_base_grid(np.asarray(source_data, dtype=np.float32), reference)
         if "vmax" not in display:
             finite = data[np.isfinite(data)]
             display["vmax"] = float(finite.max()) if finite.size else 1.0
-        layer = HeatmapLayer(name, data, aff, **display)  # type: ignore[arg-type]
+        layer = HeatmapLayer(name, data, **grid, **display)  # type: ignore[arg-type]
         self.layers.append(layer)
         self.layers_changed.emit()
         return layer
+
+    def raise_layer(self, layer: Layer) -> None:
+        """Draw ``layer`` above the others (e.g. a mask over a heatmap added later)."""
+        self.layers.remove(layer)
+        self.layers.append(layer)
+        self.layers_changed.emit()
 
     def remove_layer(self, layer: Layer) -> None:
         self.layers.remove(layer)

@@ -141,6 +141,7 @@ class LayerPanel(QWidget):
         for row in self.rows:
             row.detach()
             self._box.removeWidget(row)
+            row.hide()  # deleteLater waits for the event loop; screenshots taken before it must not show it
             row.deleteLater()
         self.rows = [LayerRow(layer, self.scene_model) for layer in self.scene_model.layers]
         for row in self.rows:

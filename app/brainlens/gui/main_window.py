@@ -22,12 +22,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QToolButton,
     QWidget,
 )
 
 from brainlens.core.scene import WINDOW_PRESETS, Scene
+from brainlens.gui.activity import ActivityArea
+from brainlens.gui.ai_ui import install_ai
 from brainlens.gui.layer_panel import LayerPanel
 from brainlens.gui.ortho_view import LAYOUTS, OrthoView
 from brainlens.gui.screenshot import grab_to_png
@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
+        self.analysis = install_ai(self)  # AI menu, toolbar, results dock, brush: see gui/ai_ui.py
         for view in self.ortho.views.values():
             view.hovered.connect(self._on_hover)
         self.scene_model.cursor_changed.connect(lambda: self._show_probe(None))
@@ -93,19 +94,12 @@ class MainWindow(QMainWindow):
         self.info_label = QLabel("Open a study: File > Open, or drop files or a folder here")
         self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.wl_label = QLabel("")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(220)
-        self.progress.setFormat("%p%")
-        self.cancel_button = QToolButton()
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_load)
+        self.activity = ActivityArea(self.runner)  # follows every job: loads, AI, exports
+        self.progress, self.cancel_button = self.activity.progress, self.activity.cancel_button
         bar.addWidget(self.info_label, 1)
         bar.addPermanentWidget(self.wl_label)
         bar.addPermanentWidget(QLabel(f"Display: {CONVENTION}"))
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
-        self._set_busy(False)
+        bar.addPermanentWidget(self.activity)
 
     def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None, checkable: bool = False
                 ) -> QAction:
@@ -170,7 +164,7 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(self.act_reset)
         view.addAction(self.act_cine)
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self.help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Mouse and keys", lambda: QMessageBox.information(
             self, "Mouse and keys", CONTROLS_HELP)))
         help_menu.addAction(self._action("&About BrainLens", lambda: QMessageBox.about(
@@ -247,7 +241,6 @@ class MainWindow(QMainWindow):
         self.last_error = None
         job = self.runner.submit(func, *args, name=f"open {label}", **kwargs)
         self.load_job = job
-        job.progress.connect(lambda f, m: self._on_progress(job, f, m))
         job.result.connect(lambda loaded: self._on_loaded(job, loaded, source))
         job.error.connect(lambda msg: self._on_load_error(job, label, msg))
         job.cancelled.connect(lambda: self._finish_job(job, f"Opening {label} cancelled"))
@@ -259,17 +252,8 @@ class MainWindow(QMainWindow):
             self.load_job.cancel()
 
     def _set_busy(self, busy: bool, message: str = "") -> None:
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        self.progress.setValue(0)
         if message:
             self.statusBar().showMessage(message, 0 if busy else 5000)
-
-    def _on_progress(self, job: JobHandle, fraction: float, message: str) -> None:
-        if job is self.load_job:
-            self.progress.setValue(int(fraction * 1000))
-            if message:
-                self.progress.setToolTip(message)
 
     def _finish_job(self, job: JobHandle, message: str) -> None:
         if job is self.load_job:
@@ -314,6 +298,8 @@ class MainWindow(QMainWindow):
             add_recent(self.settings, source)
             self._fill_recent()
         self.statusBar().clearMessage()
+        if self.analysis.is_single_image():  # a dropped/opened PNG or JPG is classified at once
+            self.analysis.classify_slice()
 
     # ---- status --------------------------------------------------------------------------------------
     def _on_hover(self, voxel) -> None:

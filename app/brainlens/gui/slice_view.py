@@ -45,6 +45,7 @@ class _PlaneViewBox(pg.ViewBox):
     clicked = Signal(QPointF)  # view (mm) coordinates
     scrolled = Signal(int)
     window_dragged = Signal(float, float)  # screen pixels dx, dy
+    stroke = Signal(bool)  # a left drag started (True) / ended (False): one brush stroke
 
     def __init__(self) -> None:
         super().__init__(lockAspect=True, enableMenu=False, invertX=True)
@@ -63,7 +64,11 @@ class _PlaneViewBox(pg.ViewBox):
             super().mouseDragEvent(ev, axis)
         elif button == Qt.MouseButton.LeftButton:
             ev.accept()
+            if ev.isStart():
+                self.stroke.emit(True)
             self.clicked.emit(self.mapToView(ev.pos()))
+            if ev.isFinish():
+                self.stroke.emit(False)
         elif button == Qt.MouseButton.RightButton:
             ev.accept()
             delta = ev.screenPos() - ev.lastScreenPos()
@@ -109,6 +114,7 @@ class SliceView(pg.GraphicsView):
             line.setZValue(100)
             self.vb.addItem(line, ignoreBounds=True)
         self._slice_index: int | None = None
+        self.tool = None  # an editing tool (gui.brush.BrushTool) that may take left clicks instead of the cursor
         self._letters = [self._overlay_label(t) for t in ORIENTATION_LETTERS[plane]]
         self._title = self._overlay_label(plane.capitalize(), bold=False)
         self.vb.clicked.connect(self._on_click)
@@ -261,6 +267,8 @@ class SliceView(pg.GraphicsView):
         if self.scene_model.base is None:
             return
         self.activated.emit(self.plane)
+        if self.tool is not None and self.tool.press(self, point):
+            return
         self.scene_model.set_cursor_voxel(self.view_to_voxel(point))
 
     def _scroll(self, step: int) -> None:

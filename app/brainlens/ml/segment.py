@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from brainlens.core.errors import Cancelled, InputError, ModelError
+from brainlens.core.labels import LABEL_NAMES
 from brainlens.core.volume import Study, Volume
 from brainlens.ml.seg_detection import DetectionRule, disagreement, keep_components
 from brainlens.ml.seg_model import CHANNELS, MODEL_NAME, PATCH, REGIONS, SPACING_MM, regions_to_labels
@@ -148,6 +149,12 @@ def load_model(device: Any, directory: Path | str | None = None) -> tuple[Any, A
     return model.to(device).eval(), entry
 
 
+def load_segmenter(device: Any, directory: Path | str | None = None) -> tuple[Any, Any, Any]:
+    """(network, registry entry, brain extractor): everything ``segment`` loads, to load once and pass in."""
+    net, entry = load_model(device, directory)
+    return net, entry, load_brain_extractor(entry)
+
+
 def load_brain_extractor(entry: Any) -> Any:
     """deepbet's models for skull-on studies, pinned by the segmenter's manifest row (None if it names none)."""
     from brainlens.ml.skull_strip import load_extractor
@@ -210,10 +217,11 @@ def predict_samples(model: Any, image: np.ndarray, device: Any, samples: int,
 def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], progress: Progress | None = None,
             cancel: CancelFlag | None = None, samples: int = DEFAULT_SAMPLES, device: str = "auto",
             sequences: Mapping[str, Volume] | None = None, model_dir: Path | str | None = None,
-            detection: DetectionRule | None = None) -> SegmentationResult:
+            detection: DetectionRule | None = None, model: tuple[Any, ...] | None = None) -> SegmentationResult:
     """Segment the tumour; see the module doc. Raises InputError, ModelError or Cancelled.
 
     ``detection`` overrides the manifest's validated component / no-tumour thresholds (evaluation only).
+    ``model``: a ``load_segmenter(device)`` result to reuse (load once, pass it in); None loads the bundled one.
     """
     from brainlens.core.measurements import measure_labels
     from brainlens.ml.device import choose_device, describe_device
@@ -238,11 +246,14 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
         warnings.append("missing sequence(s): " + ", ".join(_TITLES[k] for k in missing)
                         + "; the model was trained with random sequence drop-out, but accuracy is lower")
     reference = "flair" if "flair" in volumes else "t1ce" if "t1ce" in volumes else next(iter(volumes))
-    dev = choose_device(device)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    model, entry = load_model(dev, model_dir)
-    extractor = load_brain_extractor(entry)
+    if model is None:
+        dev = choose_device(device)
+        model = load_segmenter(dev, model_dir)
+    else:
+        dev = next(model[0].parameters()).device
+    net, entry, extractor = model
     rule = detection or DetectionRule.from_extra(entry.extra)
     timings["model_load"] = time.perf_counter() - t
 
@@ -258,7 +269,7 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
 
     t = time.perf_counter()
     first_share = 1.0 / samples
-    mean, masks = predict_samples(model, prep.image, dev, samples, report, cancel, span=(0.1, 0.85))
+    mean, masks = predict_samples(net, prep.image, dev, samples, report, cancel, span=(0.1, 0.85))
     net_total = time.perf_counter() - t
     timings["network"] = net_total * first_share
     timings["uncertainty"] = net_total * (1 - first_share)
@@ -303,8 +314,7 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     timings["postprocess"] = time.perf_counter() - t
     report(1.0, "done")
     mask_vol = ref_vol.with_data(labels, name=f"Tumour segmentation ({entry.name})")
-    mask_vol.metadata.update(is_label=True, label_names={1: "necrotic / non-enhancing core", 2: "oedema",
-                                                         4: "enhancing tumour"})
+    mask_vol.metadata.update(is_label=True, label_names=dict(LABEL_NAMES))
     unc_vol = ref_vol.with_data(uncertainty, name="Segmentation uncertainty (entropy, bits)")
     return SegmentationResult(
         mask=mask_vol, uncertainty=unc_vol, reference=reference, sequences_used=list(volumes),
