@@ -93,7 +93,7 @@ def run_gui(args: Any) -> int:
         if window.last_error:
             raise LoadError(window.last_error)
         window.ortho.reset_views()
-        window.save_screenshot(target)
+        window.save_screenshot(target, whole_window=True)
         return 0
     finally:
         window.close()

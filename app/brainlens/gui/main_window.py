@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from brainlens import __version__
+from brainlens.core.patient import study_patient
 from brainlens.core.scene import WINDOW_PRESETS, Scene
 from brainlens.gui.layer_panel import LayerPanel
 from brainlens.gui.ortho_view import LAYOUTS, OrthoView
@@ -34,6 +36,7 @@ from brainlens.gui.screenshot import grab_to_png
 from brainlens.gui.settings import add_recent, open_settings, recent_studies
 from brainlens.gui.slice_view import CONVENTION
 from brainlens.gui.study_browser import StudyBrowser
+from brainlens.gui.tag_viewer import TagViewer
 from brainlens.jobs.runner import JobHandle, JobRunner, one_line
 from brainlens.jobs.tasks import LoadedStudy, demo_study, load_study
 
@@ -45,7 +48,7 @@ CONTROLS_HELP = (
     "Ctrl+wheel: zoom    Middle drag or Shift+left drag: pan    R: reset view\n"
     "C: cine (play through the slices of the last used plane)\n"
     f"Display convention: {CONVENTION}; sagittal views show anterior on the left.")
-ABOUT_TEXT = ("<b>BrainLens</b> - brain MRI viewer with on-device AI.<br>"
+ABOUT_TEXT = (f"<b>BrainLens {__version__}</b> - brain MRI viewer with on-device AI.<br>"
               "Not a medical device: results are for research and education.")
 OPEN_FILTER = ("Images (*.dcm *.DCM *.ima *.nii *.nii.gz *.hdr *.mgz *.nrrd *.nhdr *.png *.jpg *.jpeg *.tif "
                "*.tiff *.bmp);;All files (*)")
@@ -67,8 +70,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.ortho)
         self.browser = StudyBrowser(self.scene_model)
         self.layer_panel = LayerPanel(self.scene_model)
-        self._dock("Study", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.docks = [self._dock("Study", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
+                      self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)]
         self._build_status()
         self._build_actions()
         self._build_toolbar()
@@ -124,6 +127,7 @@ class MainWindow(QMainWindow):
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_reset = self._action("&Reset view", self.ortho.reset_views, "R")
         self.act_cine = self._action("&Cine", lambda on: self.ortho.set_cine(on), "C", checkable=True)
+        self.act_tags = self._action("DICOM &tags...", self.show_tags, "Ctrl+T")
         self.ortho.cine_changed.connect(self.act_cine.setChecked)
 
     def _build_toolbar(self) -> None:
@@ -170,6 +174,11 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(self.act_reset)
         view.addAction(self.act_cine)
+        view.addAction(self.act_tags)
+        view.addSeparator()
+        self.panels_menu = view.addMenu("&Panels")  # a closed dock comes back from here
+        for dock in self.docks:
+            self.panels_menu.addAction(dock.toggleViewAction())
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Mouse and keys", lambda: QMessageBox.information(
             self, "Mouse and keys", CONTROLS_HELP)))
@@ -307,7 +316,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"BrainLens - {name}")
         warnings = "".join(f"<br><span style='color:#c80'>&#9888; {html.escape(w)}</span>"
                            for w in loaded.study.warnings)
-        self.browser.set_header(f"<b>{html.escape(name)}</b><br>{len(loaded.displays)} series{warnings}")
+        patient = study_patient([d.source.metadata for d in loaded.displays])
+        who = "<br>".join(html.escape(line) for line in (*patient.patient_lines(), patient.study_line()) if line)
+        self.browser.set_header(f"<b>{html.escape(name)}</b><br>{who}<br>{len(loaded.displays)} series{warnings}")
         if loaded.focus_world is not None:  # start on the lesion / labelled region, not the volume centre
             scene.set_cursor_world(loaded.focus_world)
         if source is not None:
@@ -372,9 +383,15 @@ class MainWindow(QMainWindow):
         QApplication.processEvents()
         return job.done
 
-    def save_screenshot(self, path: str | Path) -> Path:
-        """Grab this window to a PNG (written to a temp file first, then moved into place)."""
-        return grab_to_png(self, path)
+    def save_screenshot(self, path: str | Path, whole_window: bool = False) -> Path:
+        """Grab the views (or the whole window) to a PNG (written to a temp file first, then moved)."""
+        return grab_to_png(self if whole_window else self.ortho, path)
+
+    def show_tags(self) -> TagViewer:
+        """The searchable DICOM header of the series on show (non-modal: it can stay open while reading)."""
+        dialog = TagViewer(self.scene_model.base, self)
+        dialog.show()
+        return dialog
 
     def choose_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "brainlens.png", "PNG (*.png)")

@@ -17,7 +17,9 @@ from PySide6.QtWidgets import QGraphicsView, QLabel, QWidget
 
 from brainlens.core.colors import colormap_lut
 from brainlens.core.geometry import PLANE_NORMAL_AXIS
+from brainlens.core.patient import view_banner
 from brainlens.core.scene import PLANE_AXES, HeatmapLayer, LabelLayer, Layer, Scene
+from brainlens.gui.view_corners import ViewCorners
 
 # screen letters (left, right, top, bottom) per plane for the radiological convention
 ORIENTATION_LETTERS = {
@@ -26,6 +28,7 @@ ORIENTATION_LETTERS = {
     "sagittal": ("A", "P", "S", "I"),
 }
 CONVENTION = "radiological (R on left)"
+ORIENTATION_UNKNOWN = "orientation unknown"
 _GREY = colormap_lut("gray")
 
 
@@ -110,7 +113,7 @@ class SliceView(pg.GraphicsView):
             self.vb.addItem(line, ignoreBounds=True)
         self._slice_index: int | None = None
         self._letters = [self._overlay_label(t) for t in ORIENTATION_LETTERS[plane]]
-        self._title = self._overlay_label(plane.capitalize(), bold=False)
+        self.corners = ViewCorners(self)  # patient / study / plane+slice; the title is its bottom-left
         self.vb.clicked.connect(self._on_click)
         self.vb.scrolled.connect(lambda step: self._scroll(step))
         self.vb.window_dragged.connect(self._on_window_drag)
@@ -135,8 +138,10 @@ class SliceView(pg.GraphicsView):
 
     def resizeEvent(self, ev) -> None:  # noqa: N802
         super().resizeEvent(ev)
-        if not hasattr(self, "_title"):  # pyqtgraph calls this from its own __init__
-            return
+        if hasattr(self, "corners"):  # pyqtgraph calls this from its own __init__
+            self._place_overlays()
+
+    def _place_overlays(self) -> None:
         w, h = self.width(), self.height()
         left, right, top, bottom = self._letters
         m = 6
@@ -144,7 +149,7 @@ class SliceView(pg.GraphicsView):
         right.move(w - right.width() - m, (h - right.height()) // 2)
         top.move((w - top.width()) // 2, m)
         bottom.move((w - bottom.width()) // 2, h - bottom.height() - m)
-        self._title.move(m, m)
+        self.corners.place((top.width() if top.text() else 0, bottom.width() if bottom.text() else 0))
 
     # ---- geometry ------------------------------------------------------------------------------------
     def _spacing(self) -> tuple[float, float]:
@@ -165,9 +170,32 @@ class SliceView(pg.GraphicsView):
         return v
 
     # ---- scene listeners -----------------------------------------------------------------------------
+    def orientation_known(self) -> bool:
+        """False for plain 2D pictures (PNG/JPG): their axes and pixel size are not anatomical facts."""
+        base = self.scene_model.base
+        return base is None or base.source.metadata.get("format") != "image"
+
+    def _refresh_annotations(self) -> None:
+        """Letters, patient banner and crosshair follow what is on show (nothing at all when empty)."""
+        base = self.scene_model.base
+        known = self.orientation_known()
+        for label, text in zip(self._letters, ORIENTATION_LETTERS[self.plane]):
+            label.setText(text if base is not None and known else "")
+            label.adjustSize()
+        left, right = view_banner(base.source.metadata, base.source.name) if base is not None else ("", "")
+        self.corners.set_text("top_left", left)
+        self.corners.set_text("top_right", right)
+        self.corners.set_text("bottom_right", "" if known else f"{ORIENTATION_UNKNOWN}\nunits: pixels")
+        if base is None:
+            self.corners.set_text("bottom_left", "")
+        for line in (self.vline, self.hline):
+            line.setVisible(base is not None)
+        self._place_overlays()
+
     def _on_series(self) -> None:
         self._slice_index = None
         self._on_layers()
+        self._refresh_annotations()
         if self.scene_model.base is None:
             self.image.clear()
             return
@@ -198,8 +226,10 @@ class SliceView(pg.GraphicsView):
         self.vline.setPos(v[h] * sh)
         self.hline.setPos(v[vert] * sv)
         n = base.canonical.shape[PLANE_NORMAL_AXIS[self.plane]]
-        self._title.setText(f"{self.plane.capitalize()}  {idx + 1}/{n}")
-        self._title.adjustSize()
+        title = f"{self.plane.capitalize()}  {idx + 1}/{n}" if self.orientation_known() else "2D image"
+        if title != self.corners.text("bottom_left"):
+            self.corners.set_text("bottom_left", title)
+            self._place_overlays()
 
     def _slice(self, arr: np.ndarray) -> np.ndarray:
         return np.take(arr, self._slice_index or 0, axis=PLANE_NORMAL_AXIS[self.plane])
