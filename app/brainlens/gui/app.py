@@ -60,6 +60,11 @@ def run_gui(args: Any) -> int:
         if _headless():
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    from brainlens.gui.system_libs import xcb_problem  # before Qt: its own failure names no package
+
+    problem = xcb_problem()
+    if problem:
+        raise InputError(problem)
 
     from PySide6.QtWidgets import QApplication
 
