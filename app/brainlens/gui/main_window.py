@@ -32,6 +32,7 @@ from brainlens.core.patient import study_patient
 from brainlens.core.scene import WINDOW_PRESETS, Scene
 from brainlens.gui.layer_panel import LayerPanel
 from brainlens.gui.ortho_view import LAYOUTS, OrthoView
+from brainlens.gui.overlay_loader import OverlayLoader
 from brainlens.gui.screenshot import grab_to_png
 from brainlens.gui.settings import add_recent, open_settings, recent_studies
 from brainlens.gui.slice_view import CONVENTION
@@ -122,6 +123,8 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         self.act_open_file = self._action("Open &file...", self.choose_file, QKeySequence.StandardKey.Open)
         self.act_open_folder = self._action("Open f&older...", self.choose_folder, "Ctrl+Shift+O")
+        self.overlays = OverlayLoader(self, self.runner)
+        self.act_overlay = self._action("Load o&verlay...", self.overlays.choose, "Ctrl+L")
         self.act_demo = self._action("Open &demo phantom (synthetic)", self.open_demo, "Ctrl+D")
         self.act_screenshot = self._action("Save &screenshot...", self.choose_screenshot)
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -159,7 +162,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         menu = self.menuBar().addMenu("&File")
-        for act in (self.act_open_file, self.act_open_folder, self.act_demo):
+        for act in (self.act_open_file, self.act_open_folder, self.act_overlay, self.act_demo):
             menu.addAction(act)
         self.recent_menu = menu.addMenu("Open &recent")
         self._fill_recent()
@@ -225,9 +228,9 @@ class MainWindow(QMainWindow):
     # ---- opening -------------------------------------------------------------------------------------
     def choose_file(self) -> None:
         start = str(self.settings.value("paths/last_dir", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", start, OPEN_FILTER)
-        if path:
-            self.open_path(path)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open image(s) of one study", start, OPEN_FILTER)
+        if paths:
+            self.open_path(paths if len(paths) > 1 else paths[0])
 
     def choose_folder(self) -> None:
         start = str(self.settings.value("paths/last_dir", str(Path.home())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,7 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from brainlens.core.scene import SeriesDisplay
-from brainlens.io.dicom_tags import TagRow, header_rows
+
+if TYPE_CHECKING:
+    from brainlens.io.dicom_tags import TagRow
 
 NOT_DICOM = "This series was not read from DICOM files: it has no DICOM header to show."
 
@@ -66,6 +69,8 @@ class TagViewer(QDialog):
             self.count.setText(NOT_DICOM)
 
     def show_file(self, index: int) -> None:
+        from brainlens.io.dicom_tags import header_rows
+
         try:
             self.rows = header_rows(self.files[index])
         except Exception as exc:  # the file may have moved or changed since the study was opened

@@ -83,12 +83,15 @@ def prepare_study(study: Study, progress: Progress, cancel: CancelFlag) -> Loade
         if tilt > OBLIQUE_NOTE_DEG and note not in vol.warnings:
             vol.warnings.append(note)
     loaded = LoadedStudy(study, displays, initial=_preferred_series(displays))
+    from brainlens.io.label_tables import label_table_for  # on the worker: keeps pydicom off start-up
     for lab in labels:
         ref = next((i for i, d in enumerate(displays) if _same_grid(d.source, lab)), None)
         if ref is None:
             study.warnings.append(f"label map {lab.name!r} is on another grid; not shown")
             continue
-        loaded.layers.append(LayerSpec("label", f"{lab.name or 'labels'} (from file)", lab.data, ref))
+        names = label_table_for(lab.metadata["source_paths"][0]).display() if lab.metadata.get("source_paths") \
+            else {"label_names": dict(lab.metadata.get("label_names") or {})}  # a file's own names, no scheme
+        loaded.layers.append(LayerSpec("label", f"{lab.name or 'labels'} (from file)", lab.data, ref, names))
         if loaded.focus_world is None:
             loaded.focus_world = label_centroid_world(lab.data, lab.affine)
     return loaded
