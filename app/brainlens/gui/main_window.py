@@ -31,6 +31,7 @@ from brainlens import __version__
 from brainlens.core.patient import study_patient
 from brainlens.core.scene import WINDOW_PRESETS, Scene
 from brainlens.gui.layer_panel import LayerPanel
+from brainlens.gui.layout_box import LayoutBox
 from brainlens.gui.ortho_view import LAYOUTS, OrthoView
 from brainlens.gui.overlay_loader import OverlayLoader
 from brainlens.gui.screenshot import grab_to_png
@@ -140,9 +141,7 @@ class MainWindow(QMainWindow):
         tb.addAction(self.act_open_folder)
         tb.addSeparator()
         tb.addWidget(QLabel(" Layout "))
-        self.layout_combo = QComboBox()
-        self.layout_combo.addItems(LAYOUTS)
-        self.layout_combo.currentTextChanged.connect(self.set_layout_mode)
+        self.layout_combo = LayoutBox(self.ortho, self.set_layout_mode)
         tb.addWidget(self.layout_combo)
         tb.addWidget(QLabel(" Window "))
         self.preset_combo = QComboBox()
@@ -212,8 +211,7 @@ class MainWindow(QMainWindow):
         self.ortho.set_layout_mode(mode)
         if self.show_dialogs:
             self.settings.setValue("view/layout", mode)
-        if self.layout_combo.currentText() != mode:
-            self.layout_combo.setCurrentText(mode)
+        self.layout_combo.show_mode()
 
     def closeEvent(self, ev) -> None:  # noqa: N802
         if self.show_dialogs:  # a screenshot run must not change the user's saved layout
@@ -342,6 +340,8 @@ class MainWindow(QMainWindow):
         where = "Mouse" if voxel is not None else "Cursor"
         text = (f"{where}  voxel [{i}, {j}, {k}] (file grid)   RAS ({x:.1f}, {y:.1f}, {z:.1f}) mm   "
                 f"value {info['value']:.6g}")
+        if self.scene_model.base.source.metadata.get("format") == "image":  # no anatomy, no mm: pixels only
+            text = f"{where}  pixel (x {i}, y {j})   value {info['value']:.6g}   orientation unknown"
         for name, (value, label_name) in info["labels"].items():
             if value:
                 text += f"   {name}: {value} ({label_name})"
