@@ -39,6 +39,7 @@ from brainlens.gui.settings import add_recent, open_settings, recent_studies
 from brainlens.gui.slice_view import CONVENTION
 from brainlens.gui.study_browser import StudyBrowser
 from brainlens.gui.tag_viewer import TagViewer
+from brainlens.gui.window_controls import WindowControls
 from brainlens.jobs.runner import JobHandle, JobRunner, one_line
 from brainlens.jobs.tasks import LoadedStudy, demo_study, load_study
 
@@ -97,7 +98,6 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.info_label = QLabel("Open a study: File > Open, or drop files or a folder here")
         self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.wl_label = QLabel("")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(220)
@@ -106,7 +106,6 @@ class MainWindow(QMainWindow):
         self.cancel_button.setText("Cancel")
         self.cancel_button.clicked.connect(self.cancel_load)
         bar.addWidget(self.info_label, 1)
-        bar.addPermanentWidget(self.wl_label)
         bar.addPermanentWidget(QLabel(f"Display: {CONVENTION}"))
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
@@ -149,6 +148,8 @@ class MainWindow(QMainWindow):
         self.preset_combo.setToolTip("Window/level preset (right-drag in a view to adjust)")
         self.preset_combo.textActivated.connect(self._on_preset)
         tb.addWidget(self.preset_combo)
+        self.window_controls = WindowControls(self.scene_model)
+        tb.addWidget(self.window_controls)
         tb.addAction(self.act_reset)
         tb.addSeparator()
         tb.addAction(self.act_cine)
@@ -221,6 +222,7 @@ class MainWindow(QMainWindow):
         self.runner.cancel_all()
         self.runner.wait(3000)
         self.ortho.disconnect_scene()
+        self.window_controls.disconnect_scene()
         super().closeEvent(ev)
 
     # ---- opening -------------------------------------------------------------------------------------
@@ -348,8 +350,6 @@ class MainWindow(QMainWindow):
         self.info_label.setText(text)
 
     def _on_window_changed(self) -> None:
-        lo, hi = self.scene_model.window
-        self.wl_label.setText(f"W {hi - lo:.4g}  L {(hi + lo) / 2:.4g}")
         self.preset_combo.blockSignals(True)
         self.preset_combo.setCurrentText(self.scene_model.preset)
         self.preset_combo.blockSignals(False)

@@ -112,6 +112,7 @@ class SliceView(pg.GraphicsView):
             line.setZValue(100)
             self.vb.addItem(line, ignoreBounds=True)
         self._slice_index: int | None = None
+        self._inverted = False
         self._letters = [self._overlay_label(t) for t in ORIENTATION_LETTERS[plane]]
         self.corners = ViewCorners(self)  # patient / study / plane+slice; the title is its bottom-left
         self.vb.clicked.connect(self._on_click)
@@ -208,6 +209,9 @@ class SliceView(pg.GraphicsView):
             self.vb.autoRange(items=[self.image], padding=0.02)
 
     def _on_window(self) -> None:
+        if self.scene_model.inverted != self._inverted:
+            self._inverted = self.scene_model.inverted
+            self.image.setLookupTable(_GREY[::-1] if self._inverted else _GREY)
         if self.scene_model.base is not None and self.image.image is not None:
             self.image.setLevels(self.scene_model.window)
 
@@ -299,7 +303,8 @@ class SliceView(pg.GraphicsView):
 
     def _on_window_drag(self, dx: float, dy: float) -> None:
         # right/left widens/narrows the window, down/up darkens/brightens (centre moves up/down)
-        self.scene_model.adjust_window(dy * 0.002, dx * 0.005)
+        # a drag across the whole view moves by one robust intensity range (scene clamps to the data)
+        self.scene_model.adjust_window(dy / max(self.height(), 1), dx / max(self.width(), 1))
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if self.scene_model.base is None or not self.vb.sceneBoundingRect().contains(scene_pos):
