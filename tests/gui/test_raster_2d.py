@@ -54,6 +54,7 @@ def test_jpg_says_orientation_unknown_and_pixels(qtbot, window, tmp_path):
     assert window.layout_combo.currentText() == FLAT and not window.layout_combo.isEnabled()
     job = window.open_demo(shape=(32, 40, 32), spacing_mm=4.0)
     wait(qtbot, job)
-    assert window.layout_combo.currentText() == "ortho" and window.layout_combo.isEnabled()
+    assert window.layout_combo.currentText() == window.ortho.preferred == window.ortho.mode
+    assert window.layout_combo.isEnabled()
     assert window.layout_combo.findText(FLAT) < 0
     assert view.letters() == ("R", "L", "A", "P") and view.corners.text("bottom_right") == ""

@@ -315,6 +315,13 @@ class Scene:
         self.layers_changed.emit()
         return layer
 
-    def remove_layer(self, layer: Layer) -> None:
-        self.layers.remove(layer)
+    def remove_layer(self, layer: Layer) -> int:
+        """Remove ``layer``; returns where it was, so an undo can ``insert_layer`` it back there."""
+        index = self.layers.index(layer)
+        self.layers.pop(index)
+        self.layers_changed.emit()
+        return index
+
+    def insert_layer(self, index: int, layer: Layer) -> None:
+        self.layers.insert(min(max(index, 0), len(self.layers)), layer)
         self.layers_changed.emit()

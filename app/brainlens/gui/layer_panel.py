@@ -4,6 +4,7 @@ per-label toggles, heatmaps a threshold slider. Rows write to the layer; the vie
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -33,9 +34,11 @@ def _slider(value: int) -> QSlider:
 class LayerRow(QFrame):
     """Controls for one layer."""
 
-    def __init__(self, layer: Layer, scene: Scene, parent: QWidget | None = None) -> None:
+    def __init__(self, layer: Layer, scene: Scene, parent: QWidget | None = None,
+                 remove: Callable[[Layer], object] | None = None) -> None:
         super().__init__(parent)
         self.layer = layer
+        remove = remove or scene.remove_layer
         self.setFrameShape(QFrame.Shape.StyledPanel)
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
@@ -43,13 +46,16 @@ class LayerRow(QFrame):
         self.visible.setToolTip("Show this layer")
         self.visible.setChecked(layer.visible)
         self.visible.toggled.connect(lambda on: layer.update(visible=on))
-        name = QLabel(f"<b>{html.escape(layer.name)}</b>")
+        # zero-width spaces let file-style names (a_b_c.nii) wrap at separators instead of being cut off
+        breakable = html.escape(layer.name).replace("_", "_&#8203;").replace(".", ".&#8203;")
+        name = QLabel(f"<b>{breakable}</b>")
+        name.setToolTip(layer.name)
         name.setWordWrap(True)
         name.setMinimumWidth(120)
         self.remove = QToolButton()
         self.remove.setText("\u2715")
         self.remove.setToolTip("Remove this layer from the view (files on disk are not touched)")
-        self.remove.clicked.connect(lambda: scene.remove_layer(layer))
+        self.remove.clicked.connect(lambda: remove(layer))
         grid.addWidget(self.visible, 0, 0, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(name, 0, 1)
         grid.addWidget(self.remove, 0, 2, Qt.AlignmentFlag.AlignTop)
@@ -115,6 +121,7 @@ class LayerPanel(QWidget):
     def __init__(self, scene: Scene, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.scene_model = scene
+        self.remove_layer: Callable[[Layer], object] = scene.remove_layer  # the window makes it undoable
         self.rows: list[LayerRow] = []
         self._box = QVBoxLayout()
         self._box.setContentsMargins(0, 0, 0, 0)
@@ -142,7 +149,8 @@ class LayerPanel(QWidget):
             row.detach()
             self._box.removeWidget(row)
             row.deleteLater()
-        self.rows = [LayerRow(layer, self.scene_model) for layer in self.scene_model.layers]
+        self.rows = [LayerRow(layer, self.scene_model, remove=self.remove_layer)
+                     for layer in self.scene_model.layers]
         for row in self.rows:
             self._box.addWidget(row)
         self._empty.setVisible(not self.rows)

@@ -23,10 +23,11 @@ class LayoutBox(QComboBox):
         self.setToolTip("View layout")
         self.currentTextChanged.connect(lambda text: choose(text) if text in LAYOUTS else None)
         ortho.layout_changed.connect(self.show_mode)
+        ortho.scene_model.series_changed.connect(self.show_mode)  # a 2D image may keep the same plane on show
 
     def show_mode(self, mode: str | None = None) -> None:
         """Reflect what is on screen without feeding it back as a choice."""
-        forced = self.ortho.mode != self.ortho.preferred
+        forced = self.ortho.flat_plane() is not None
         self.blockSignals(True)
         flat_index = self.findText(FLAT)
         if forced and flat_index < 0:

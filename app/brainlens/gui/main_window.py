@@ -28,10 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from brainlens import __version__
+from brainlens.core.annotations import AnnotationStore
 from brainlens.core.patient import study_patient
 from brainlens.core.scene import WINDOW_PRESETS, Scene
 from brainlens.gui.layer_panel import LayerPanel
 from brainlens.gui.layout_box import LayoutBox
+from brainlens.gui.measure_panel import MeasurePanel
+from brainlens.gui.measure_tools import MeasureTools
 from brainlens.gui.ortho_view import LAYOUTS, OrthoView
 from brainlens.gui.overlay_loader import OverlayLoader
 from brainlens.gui.screenshot import grab_to_png
@@ -39,6 +42,7 @@ from brainlens.gui.settings import add_recent, open_settings, recent_studies
 from brainlens.gui.slice_view import CONVENTION
 from brainlens.gui.study_browser import StudyBrowser
 from brainlens.gui.tag_viewer import TagViewer
+from brainlens.gui.undo_history import UndoHistory
 from brainlens.gui.window_controls import WindowControls
 from brainlens.jobs.runner import JobHandle, JobRunner, one_line
 from brainlens.jobs.tasks import LoadedStudy, demo_study, load_study
@@ -73,8 +77,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.ortho)
         self.browser = StudyBrowser(self.scene_model)
         self.layer_panel = LayerPanel(self.scene_model)
+        self.history = UndoHistory(self)
+        self.annotations = AnnotationStore()
+        self.measure_tools = MeasureTools(self.scene_model, self.annotations, self.ortho.views)
+        self.measure_panel = MeasurePanel(self.scene_model, self.annotations, self.measure_tools, self.history)
+        self.layer_panel.remove_layer = self.remove_layer
         self.docks = [self._dock("Study", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
-                      self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)]
+                      self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+                      self._dock("Measurements", self.measure_panel, Qt.DockWidgetArea.RightDockWidgetArea)]
         self._build_status()
         self._build_actions()
         self._build_toolbar()
@@ -131,6 +141,9 @@ class MainWindow(QMainWindow):
         self.act_reset = self._action("&Reset view", self.ortho.reset_views, "R")
         self.act_cine = self._action("&Cine", lambda on: self.ortho.set_cine(on), "C", checkable=True)
         self.act_tags = self._action("DICOM &tags...", self.show_tags, "Ctrl+T")
+        self.act_undo = self._action("&Undo", self.history.undo, QKeySequence.StandardKey.Undo)
+        self.history.changed.connect(self._on_history)
+        self._on_history()
         self.ortho.cine_changed.connect(self.act_cine.setChecked)
 
     def _build_toolbar(self) -> None:
@@ -170,6 +183,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.act_screenshot)
         menu.addSeparator()
         menu.addAction(self.act_quit)
+        self.menuBar().addMenu("&Edit").addAction(self.act_undo)
         view = self.menuBar().addMenu("&View")
         for mode in LAYOUTS:
             view.addAction(self._action(f"{mode.capitalize()} layout", lambda _=False, m=mode:
@@ -223,6 +237,7 @@ class MainWindow(QMainWindow):
         self.runner.wait(3000)
         self.ortho.disconnect_scene()
         self.window_controls.disconnect_scene()
+        self.measure_tools.disconnect_scene()
         super().closeEvent(ev)
 
     # ---- opening -------------------------------------------------------------------------------------
@@ -309,6 +324,8 @@ class MainWindow(QMainWindow):
         self.loaded = loaded
         scene = self.scene_model
         scene.set_series(loaded.displays, current=loaded.initial)
+        self.annotations.clear()  # measurements and undo steps belong to the study that was open
+        self.history.clear()
         for spec in loaded.layers:
             ref = loaded.displays[spec.reference]
             add = scene.add_label_layer if spec.kind == "label" else scene.add_heatmap_layer
@@ -328,6 +345,16 @@ class MainWindow(QMainWindow):
             add_recent(self.settings, source)
             self._fill_recent()
         self.statusBar().clearMessage()
+
+    # ---- undo ----------------------------------------------------------------------------------------
+    def _on_history(self) -> None:
+        self.act_undo.setText(self.history.next_text())
+        self.act_undo.setEnabled(self.history.next_text() != "&Undo")
+
+    def remove_layer(self, layer) -> None:
+        """The layer panel's remove button: undoable (Edit > Undo puts the layer back where it was)."""
+        index = self.scene_model.remove_layer(layer)
+        self.history.push(f"remove layer {layer.name}", lambda: self.scene_model.insert_layer(index, layer))
 
     # ---- status --------------------------------------------------------------------------------------
     def _on_hover(self, voxel) -> None:

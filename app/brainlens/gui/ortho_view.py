@@ -44,9 +44,9 @@ class OrthoView(QWidget):
         if mode not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
         self.preferred = mode
-        self._apply_mode(self._flat_plane() or mode)
+        self._apply_mode(self.flat_plane() or mode)
 
-    def _flat_plane(self) -> str | None:
+    def flat_plane(self) -> str | None:
         """The only plane worth showing when the series is a single slice (a 2D image), else None."""
         base = self.scene_model.base
         if base is None:
@@ -57,7 +57,7 @@ class OrthoView(QWidget):
         return None
 
     def _fit_layout_to_series(self) -> None:
-        self._apply_mode(self._flat_plane() or self.preferred)
+        self._apply_mode(self.flat_plane() or self.preferred)
 
     def _apply_mode(self, mode: str) -> None:
         if mode == self.mode:

@@ -51,6 +51,7 @@ class _PlaneViewBox(pg.ViewBox):
 
     def __init__(self) -> None:
         super().__init__(lockAspect=True, enableMenu=False, invertX=True)
+        self.tool_handler = None  # a drawing tool (ruler, ROI) takes left-drags first when it returns True
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 -- pyqtgraph API
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -60,6 +61,8 @@ class _PlaneViewBox(pg.ViewBox):
             ev.ignore()
 
     def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
+        if self.tool_handler is not None and self.tool_handler(ev):
+            return
         button = ev.button()
         shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         if button == Qt.MouseButton.LeftButton and shift:  # pan without a middle button (trackpads)
