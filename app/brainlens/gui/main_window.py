@@ -41,6 +41,7 @@ from brainlens.gui.screenshot import grab_to_png
 from brainlens.gui.settings import add_recent, open_settings, recent_studies
 from brainlens.gui.slice_view import CONVENTION
 from brainlens.gui.study_browser import StudyBrowser
+from brainlens.gui.subject_picker import SubjectPicker
 from brainlens.gui.tag_viewer import TagViewer
 from brainlens.gui.undo_history import UndoHistory
 from brainlens.gui.window_controls import WindowControls
@@ -76,6 +77,8 @@ class MainWindow(QMainWindow):
         self.ortho = OrthoView(self.scene_model, self)
         self.setCentralWidget(self.ortho)
         self.browser = StudyBrowser(self.scene_model)
+        self.subject_picker = SubjectPicker(lambda one: self._show_study(one, None))
+        self.browser.layout().insertWidget(0, self.subject_picker)
         self.layer_panel = LayerPanel(self.scene_model)
         self.history = UndoHistory(self)
         self.annotations = AnnotationStore()
@@ -321,16 +324,20 @@ class MainWindow(QMainWindow):
             self._on_load_error(job, loaded.study.source.name, one_line(exc))
 
     def _show_study(self, loaded: LoadedStudy, source: Path | None) -> None:
+        sibling = self.loaded is not None and loaded in self.loaded.subjects
         self.loaded = loaded
         scene = self.scene_model
         scene.set_series(loaded.displays, current=loaded.initial)
-        self.annotations.clear()  # measurements and undo steps belong to the study that was open
-        self.history.clear()
+        if not sibling:  # measurements and undo steps belong to what was opened (all its subjects)
+            self.annotations.clear()
+            self.history.clear()
+        self.subject_picker.set_current(loaded)
         for spec in loaded.layers:
             ref = loaded.displays[spec.reference]
             add = scene.add_label_layer if spec.kind == "label" else scene.add_heatmap_layer
             add(spec.name, spec.data, ref, **spec.display)
-        loaded.layers = []  # the scene holds them now; do not keep a second copy of each array
+        if not loaded.subjects:  # the scene holds them now; keep them only to show this subject again
+            loaded.layers = []
         synthetic = any(d.source.metadata.get("synthetic") for d in loaded.displays)
         name = "Synthetic phantom (not patient data)" if synthetic else loaded.study.source.name
         self.setWindowTitle(f"BrainLens - {name}")
