@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsView, QLabel, QWidget
 from brainlens.core.colors import colormap_lut
 from brainlens.core.geometry import PLANE_NORMAL_AXIS
 from brainlens.core.patient import view_banner
-from brainlens.core.scene import PLANE_AXES, HeatmapLayer, LabelLayer, Layer, Scene
+from brainlens.core.scene import PLANE_AXES, HeatmapLayer, LabelLayer, Layer, Scene, SeriesDisplay
 from brainlens.gui.view_corners import ViewCorners
 
 # screen letters (left, right, top, bottom) per plane for the radiological convention
@@ -116,7 +116,8 @@ class SliceView(pg.GraphicsView):
             self.vb.addItem(line, ignoreBounds=True)
         self._slice_index: int | None = None
         self._inverted = False
-        self._letters = [self._overlay_label(t) for t in ORIENTATION_LETTERS[plane]]
+        self.letter_texts = ORIENTATION_LETTERS[plane]  # left, right, top, bottom (see gui.convention)
+        self._letters = [self._overlay_label(t) for t in self.letter_texts]
         self.corners = ViewCorners(self)  # patient / study / plane+slice; the title is its bottom-left
         self.vb.clicked.connect(self._on_click)
         self.vb.scrolled.connect(lambda step: self._scroll(step))
@@ -155,9 +156,24 @@ class SliceView(pg.GraphicsView):
         bottom.move((w - bottom.width()) // 2, h - bottom.height() - m)
         self.corners.place((top.width() if top.text() else 0, bottom.width() if bottom.text() else 0))
 
+    # ---- what is shown (a side-by-side pane pins its own series and window) ----------------------------
+    def shown(self) -> SeriesDisplay | None:
+        return self.scene_model.base
+
+    def levels(self) -> tuple[float, float]:
+        return self.scene_model.window
+
+    def cursor_voxel(self) -> np.ndarray:
+        """The world cursor as (float) canonical voxel coordinates of the series shown."""
+        aff = self.shown().canonical.affine  # type: ignore[union-attr]
+        return (np.linalg.inv(aff) @ np.append(self.scene_model.cursor_world, 1.0))[:3]
+
+    def voxel_to_world(self, voxel: np.ndarray) -> np.ndarray:
+        return (self.shown().canonical.affine @ np.append(voxel, 1.0))[:3]  # type: ignore[union-attr]
+
     # ---- geometry ------------------------------------------------------------------------------------
     def _spacing(self) -> tuple[float, float]:
-        sp = self.scene_model.base.canonical.spacing  # type: ignore[union-attr]
+        sp = self.shown().canonical.spacing  # type: ignore[union-attr]
         h, v = PLANE_AXES[self.plane]
         return sp[h], sp[v]
 
@@ -167,7 +183,7 @@ class SliceView(pg.GraphicsView):
 
     def view_to_voxel(self, point: QPointF) -> np.ndarray:
         """Canonical voxel coordinates (float) of a point in this view; the slice axis is the cursor's."""
-        v = self.scene_model.world_to_voxel(self.scene_model.cursor_world)
+        v = self.cursor_voxel()
         sh, sv = self._spacing()
         h, vert = PLANE_AXES[self.plane]
         v[h], v[vert] = point.x() / sh, point.y() / sv
@@ -176,14 +192,14 @@ class SliceView(pg.GraphicsView):
     # ---- scene listeners -----------------------------------------------------------------------------
     def orientation_known(self) -> bool:
         """False for plain 2D pictures (PNG/JPG): their axes and pixel size are not anatomical facts."""
-        base = self.scene_model.base
+        base = self.shown()
         return base is None or base.source.metadata.get("format") != "image"
 
     def _refresh_annotations(self) -> None:
         """Letters, patient banner and crosshair follow what is on show (nothing at all when empty)."""
-        base = self.scene_model.base
+        base = self.shown()
         known = self.orientation_known()
-        for label, text in zip(self._letters, ORIENTATION_LETTERS[self.plane]):
+        for label, text in zip(self._letters, self.letter_texts):
             label.setText(text if base is not None and known else "")
             label.adjustSize()
         left, right = view_banner(base.source.metadata, base.source.name) if base is not None else ("", "")
@@ -200,7 +216,7 @@ class SliceView(pg.GraphicsView):
         self._slice_index = None
         self._on_layers()
         self._refresh_annotations()
-        if self.scene_model.base is None:
+        if self.shown() is None:
             self.image.clear()
             return
         self._on_window()
@@ -208,26 +224,25 @@ class SliceView(pg.GraphicsView):
         self.reset_view()
 
     def reset_view(self) -> None:
-        if self.scene_model.base is not None:
+        if self.shown() is not None:
             self.vb.autoRange(items=[self.image], padding=0.02)
 
     def _on_window(self) -> None:
         if self.scene_model.inverted != self._inverted:
             self._inverted = self.scene_model.inverted
             self.image.setLookupTable(_GREY[::-1] if self._inverted else _GREY)
-        if self.scene_model.base is not None and self.image.image is not None:
-            self.image.setLevels(self.scene_model.window)
+        if self.shown() is not None and self.image.image is not None:
+            self.image.setLevels(self.levels())
 
     def _on_cursor(self) -> None:
-        base = self.scene_model.base
+        base = self.shown()
         if base is None:
             return
-        idx = self.scene_model.slice_index(self.plane)
+        v = np.clip(np.round(self.cursor_voxel()), 0, np.array(base.canonical.shape) - 1)
+        idx = int(v[PLANE_NORMAL_AXIS[self.plane]])
         if idx != self._slice_index:
             self._slice_index = idx
             self._redraw_slice()
-        v = self.scene_model.world_to_voxel(self.scene_model.cursor_world)
-        v = np.clip(np.round(v), 0, np.array(base.canonical.shape) - 1)
         h, vert = PLANE_AXES[self.plane]
         sh, sv = self._spacing()
         self.vline.setPos(v[h] * sh)
@@ -242,11 +257,11 @@ class SliceView(pg.GraphicsView):
         return np.take(arr, self._slice_index or 0, axis=PLANE_NORMAL_AXIS[self.plane])
 
     def _redraw_slice(self) -> None:
-        base = self.scene_model.base
+        base = self.shown()
         if base is None:
             return
         sl = self._slice(base.canonical.data)
-        self.image.setImage(sl, autoLevels=False, levels=self.scene_model.window)
+        self.image.setImage(sl, autoLevels=False, levels=self.levels())
         self.image.setRect(self._rect(sl.shape))
         for layer, item in self._layer_items.values():
             self._draw_layer(layer, item)
@@ -273,7 +288,7 @@ class SliceView(pg.GraphicsView):
             layer.changed.disconnect(self._on_layer_changed)
             self.vb.removeItem(item)
         self._layer_items.clear()
-        base = self.scene_model.base
+        base = self.shown()
         for z, layer in enumerate(self.scene_model.layers):
             if not isinstance(layer, (LabelLayer, HeatmapLayer)) or not layer.fits(base):
                 continue
@@ -295,14 +310,20 @@ class SliceView(pg.GraphicsView):
 
     # ---- user gestures -------------------------------------------------------------------------------
     def _on_click(self, point: QPointF) -> None:
-        if self.scene_model.base is None:
+        if self.shown() is None:
             return
         self.activated.emit(self.plane)
-        self.scene_model.set_cursor_voxel(self.view_to_voxel(point))
+        self.scene_model.set_cursor_world(self.voxel_to_world(self.view_to_voxel(point)))
 
     def _scroll(self, step: int) -> None:
+        """Whole slices of the series shown (its own spacing, also in a side-by-side pane)."""
+        if self.shown() is None:
+            return
         self.activated.emit(self.plane)
-        self.scene_model.move_slice(self.plane, step)
+        v = self.cursor_voxel()
+        axis = PLANE_NORMAL_AXIS[self.plane]
+        v[axis] = np.clip(np.round(v[axis]) + step, 0, self.shown().canonical.shape[axis] - 1)  # type: ignore
+        self.scene_model.set_cursor_world(self.voxel_to_world(v))
 
     def _on_window_drag(self, dx: float, dy: float) -> None:
         # right/left widens/narrows the window, down/up darkens/brightens (centre moves up/down)
@@ -310,8 +331,9 @@ class SliceView(pg.GraphicsView):
         self.scene_model.adjust_window(dy / max(self.height(), 1), dx / max(self.width(), 1))
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
-        if self.scene_model.base is None or not self.vb.sceneBoundingRect().contains(scene_pos):
-            self.hovered.emit(None)
+        if (self.scene_model.base is None or self.shown() is not self.scene_model.base
+                or not self.vb.sceneBoundingRect().contains(scene_pos)):
+            self.hovered.emit(None)  # the status bar probes the current series only
             return
         v = np.round(self.view_to_voxel(self.vb.mapSceneToView(scene_pos))).astype(int)
         shape = np.array(self.scene_model.base.canonical.shape)
