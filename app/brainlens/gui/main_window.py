@@ -31,6 +31,7 @@ from brainlens import __version__
 from brainlens.core.annotations import AnnotationStore
 from brainlens.core.patient import study_patient
 from brainlens.core.scene import WINDOW_PRESETS, Scene
+from brainlens.gui.convention import NEUROLOGICAL, RADIOLOGICAL
 from brainlens.gui.layer_panel import LayerPanel
 from brainlens.gui.layout_box import LayoutBox
 from brainlens.gui.measure_panel import MeasurePanel
@@ -119,7 +120,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.setText("Cancel")
         self.cancel_button.clicked.connect(self.cancel_load)
         bar.addWidget(self.info_label, 1)
-        bar.addPermanentWidget(QLabel(f"Display: {CONVENTION}"))
+        self.convention_label = QLabel(f"Display: {CONVENTION}")
+        bar.addPermanentWidget(self.convention_label)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
         self._set_busy(False)
@@ -144,6 +146,8 @@ class MainWindow(QMainWindow):
         self.act_reset = self._action("&Reset view", self.ortho.reset_views, "R")
         self.act_cine = self._action("&Cine", lambda on: self.ortho.set_cine(on), "C", checkable=True)
         self.act_tags = self._action("DICOM &tags...", self.show_tags, "Ctrl+T")
+        self.act_neuro = self._action("&Neurological display (R on right)", self.set_neurological, "Ctrl+N",
+                                      checkable=True)
         self.act_undo = self._action("&Undo", self.history.undo, QKeySequence.StandardKey.Undo)
         self.history.changed.connect(self._on_history)
         self._on_history()
@@ -194,6 +198,7 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(self.act_reset)
         view.addAction(self.act_cine)
+        view.addAction(self.act_neuro)
         view.addAction(self.act_tags)
         view.addSeparator()
         self.panels_menu = view.addMenu("&Panels")  # a closed dock comes back from here
@@ -352,6 +357,11 @@ class MainWindow(QMainWindow):
             add_recent(self.settings, source)
             self._fill_recent()
         self.statusBar().clearMessage()
+
+    def set_neurological(self, on: bool) -> None:
+        self.ortho.set_convention(not on)
+        self.convention_label.setText(f"Display: {NEUROLOGICAL if on else RADIOLOGICAL}")
+        self.act_neuro.setChecked(on)
 
     # ---- undo ----------------------------------------------------------------------------------------
     def _on_history(self) -> None:
