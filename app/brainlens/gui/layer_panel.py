@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from brainlens.core.colors import COLORMAPS, label_color
 from brainlens.core.scene import HeatmapLayer, LabelLayer, Layer, Scene
+from brainlens.gui.colour_bar import ColourBar
 
 
 def _slider(value: int) -> QSlider:
@@ -29,6 +30,14 @@ def _slider(value: int) -> QSlider:
     s.setRange(0, 100)
     s.setValue(value)
     return s
+
+
+def _value_label(slider: QSlider, text) -> QLabel:
+    """A number beside a slider that follows it (``text(value) -> str``)."""
+    label = QLabel(text(slider.value()))
+    label.setMinimumWidth(44)
+    slider.valueChanged.connect(lambda v: label.setText(text(v)))
+    return label
 
 
 class LayerRow(QFrame):
@@ -67,6 +76,7 @@ class LayerRow(QFrame):
         self.opacity = _slider(round(layer.opacity * 100))
         self.opacity.valueChanged.connect(lambda v: layer.update(opacity=v / 100))
         grid.addWidget(self.opacity, 2, 1)
+        grid.addWidget(_value_label(self.opacity, lambda v: f"{v} %"), 2, 2)
         self.label_boxes: dict[int, QCheckBox] = {}
         self.outline: QCheckBox | None = None
         self.threshold: QSlider | None = None
@@ -93,12 +103,16 @@ class LayerRow(QFrame):
             self.threshold = _slider(round(100 * layer.threshold / vmax))
             self.threshold.valueChanged.connect(lambda v: layer.update(threshold=v / 100 * vmax))
             grid.addWidget(self.threshold, 3, 1)
+            grid.addWidget(_value_label(self.threshold, lambda v: f"{v / 100 * vmax:.3g}"), 3, 2)
             grid.addWidget(QLabel("Colours"), 4, 0)
             self.colormap = QComboBox()
             self.colormap.addItems([c for c in COLORMAPS if c != "gray"])
             self.colormap.setCurrentText(layer.colormap)
             self.colormap.currentTextChanged.connect(lambda name: layer.update(colormap=name))
             grid.addWidget(self.colormap, 4, 1)
+            self.colour_bar = ColourBar(layer)
+            layer.changed.connect(lambda _layer: self.colour_bar.refresh())
+            grid.addWidget(self.colour_bar, 5, 0, 1, 3)
         layer.changed.connect(self._sync)
 
     def _toggle_label(self, value: int, on: bool) -> None:

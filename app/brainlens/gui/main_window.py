@@ -32,6 +32,7 @@ from brainlens.core.annotations import AnnotationStore
 from brainlens.core.patient import study_patient
 from brainlens.core.scene import WINDOW_PRESETS, Scene
 from brainlens.gui.convention import NEUROLOGICAL, RADIOLOGICAL
+from brainlens.gui.elided_label import ElidedLabel
 from brainlens.gui.layer_panel import LayerPanel
 from brainlens.gui.layout_box import LayoutBox
 from brainlens.gui.measure_panel import MeasurePanel
@@ -52,10 +53,11 @@ from brainlens.jobs.tasks import LoadedStudy, demo_study, load_study
 log = logging.getLogger("brainlens.gui")
 CONTROLS_HELP = (
     "Left click or drag: move the cursor (all three planes follow)\n"
-    "Wheel, PgUp/PgDn, Up/Down: previous/next slice\n"
+    "Wheel, Up/Down: previous/next slice    PgUp/PgDn: a page of slices    Home/End: first/last slice\n"
     "Right drag: window/level (left-right: width, up-down: level)\n"
-    "Ctrl+wheel: zoom    Middle drag or Shift+left drag: pan    R: reset view\n"
-    "C: cine (play through the slices of the last used plane)\n"
+    "Ctrl+wheel or +/-: zoom    Middle drag or Shift+left drag: pan    R: reset view\n"
+    "C or Space: cine (play through the slices of the last used plane)\n"
+    "Measurements panel: ruler, ellipse and free-hand ROI (left-drag); Ctrl+Z undoes\n"
     f"Display convention: {CONVENTION}; sagittal views show anterior on the left.")
 ABOUT_TEXT = (f"<b>BrainLens {__version__}</b> - brain MRI viewer with on-device AI.<br>"
               "Not a medical device: results are for research and education.")
@@ -110,7 +112,7 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         bar = self.statusBar()
-        self.info_label = QLabel("Open a study: File > Open, or drop files or a folder here")
+        self.info_label = ElidedLabel("Open a study: File > Open, or drop files or a folder here")
         self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -145,6 +147,7 @@ class MainWindow(QMainWindow):
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_reset = self._action("&Reset view", self.ortho.reset_views, "R")
         self.act_cine = self._action("&Cine", lambda on: self.ortho.set_cine(on), "C", checkable=True)
+        self.act_cine.setShortcuts([QKeySequence("C"), QKeySequence("Space")])
         self.act_tags = self._action("DICOM &tags...", self.show_tags, "Ctrl+T")
         self.act_neuro = self._action("&Neurological display (R on right)", self.set_neurological, "Ctrl+N",
                                       checkable=True)

@@ -5,7 +5,7 @@ Convention: RADIOLOGICAL -- the patient's right is on the screen's left in axial
 sagittal views have anterior on the left. Up is anterior (axial) or superior (coronal, sagittal).
 
 Mouse: left click/drag moves the shared cursor, wheel scrolls slices (Ctrl+wheel zooms), middle-drag
-or Shift+left-drag pans, right-drag changes window/level. Keys: PgUp/PgDn or Up/Down scroll slices.
+or Shift+left-drag pans, right-drag changes window/level. Keys: see gui.view_keys.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from brainlens.core.geometry import PLANE_NORMAL_AXIS
 from brainlens.core.patient import view_banner
 from brainlens.core.scene import PLANE_AXES, HeatmapLayer, LabelLayer, Layer, Scene, SeriesDisplay
 from brainlens.gui.view_corners import ViewCorners
+from brainlens.gui.view_keys import handle_key
 
 # screen letters (left, right, top, bottom) per plane for the radiological convention
 ORIENTATION_LETTERS = {
@@ -340,12 +341,7 @@ class SliceView(pg.GraphicsView):
         self.hovered.emit(v if np.all((v >= 0) & (v < shape)) else None)
 
     def keyPressEvent(self, ev) -> None:  # noqa: N802
-        key = ev.key()
-        if key in (Qt.Key.Key_PageUp, Qt.Key.Key_Up):
-            self._scroll(1)
-        elif key in (Qt.Key.Key_PageDown, Qt.Key.Key_Down):
-            self._scroll(-1)
-        else:
+        if not handle_key(self, ev.key()):  # slices, pages, first/last, zoom (gui.view_keys)
             super().keyPressEvent(ev)
 
     def focusInEvent(self, ev) -> None:  # noqa: N802

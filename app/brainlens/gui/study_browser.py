@@ -62,7 +62,9 @@ class _SeriesRow(QWidget):
         text.addWidget(name)
         text.addWidget(info)
         if sd.source.warnings:
-            warn = QLabel(f"\u26a0 {len(sd.source.warnings)} warning(s)")  # plain text: no entity decoding
+            # said in the row itself, not only in a tooltip (plain text: no entity decoding)
+            warn = QLabel("\n".join(f"\u26a0 {w}" for w in sd.source.warnings))
+            warn.setWordWrap(True)
             warn.setStyleSheet("color: #c80;")
             warn.setToolTip("\n".join(sd.source.warnings))
             text.addWidget(warn)
