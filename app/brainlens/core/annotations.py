@@ -84,6 +84,13 @@ class Annotation:
                        max=float(values.max()))
         return out
 
+    def short_label(self) -> str:
+        """What is written beside the drawing in the view (the panel has the full summary)."""
+        s = self.stats()
+        if self.kind == "ruler":
+            return f"{self.name}: {s['length_mm']:.1f} mm"
+        return f"{self.name}: mean {s['mean']:.4g}" if s["n"] else self.name
+
     def summary(self) -> str:
         s = self.stats()
         where = f"{self.plane} {self.slice_index + 1}"

@@ -91,6 +91,8 @@ class MainWindow(QMainWindow):
         self.docks = [self._dock("Study", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
                       self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea),
                       self._dock("Measurements", self.measure_panel, Qt.DockWidgetArea.RightDockWidgetArea)]
+        self.tabifyDockWidget(self.docks[1], self.docks[2])  # both get the full height at 1024 x 700
+        self.docks[1].raise_()
         self._build_status()
         self._build_actions()
         self._build_toolbar()
@@ -169,6 +171,8 @@ class MainWindow(QMainWindow):
         self.preset_combo = QComboBox()
         self.preset_combo.addItems([*WINDOW_PRESETS, "Custom"])
         self.preset_combo.setToolTip("Window/level preset (right-drag in a view to adjust)")
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_combo.setMinimumContentsLength(12)  # the list opens wider; the toolbar stays on screen
         self.preset_combo.textActivated.connect(self._on_preset)
         tb.addWidget(self.preset_combo)
         self.window_controls = WindowControls(self.scene_model)

@@ -116,8 +116,9 @@ class MeasureTools:
             mm = ann.outline() * sp
             curve = pg.PlotCurveItem(mm[:, 0], mm[:, 1], pen=_PEN)
             curve.setZValue(150)
-            label = pg.TextItem(ann.summary().split(" (")[0], color=(80, 200, 255), anchor=(0, 1))
-            label.setPos(*mm[np.argmax(mm[:, 1])])
+            label = pg.TextItem(ann.short_label(), color=(80, 200, 255), anchor=(0.5, 1))
+            top = mm[np.argmax(mm[:, 1])]
+            label.setPos(float(mm[:, 0].mean()) if ann.kind != "ruler" else float(top[0]), float(top[1]))
             label.setZValue(151)
             for item in (curve, label):
                 view.vb.addItem(item, ignoreBounds=True)

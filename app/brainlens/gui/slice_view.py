@@ -251,8 +251,9 @@ class SliceView(pg.GraphicsView):
         n = base.canonical.shape[PLANE_NORMAL_AXIS[self.plane]]
         title = f"{self.plane.capitalize()}  {idx + 1}/{n}" if self.orientation_known() else "2D image"
         if title != self.corners.text("bottom_left"):
-            self.corners.set_text("bottom_left", title)
-            self._place_overlays()
+            self.corners.set_text("bottom_left", title, short=f"{self.plane[:3].capitalize()} {idx + 1}/{n}")
+            bottom = self._letters[3]
+            self.corners.place((0, bottom.width() if bottom.text() else 0), only="bottom_left")
 
     def _slice(self, arr: np.ndarray) -> np.ndarray:
         return np.take(arr, self._slice_index or 0, axis=PLANE_NORMAL_AXIS[self.plane])

@@ -20,6 +20,7 @@ class ViewCorners:
         self.view = view
         self.labels: dict[str, QLabel] = {}
         self.full: dict[str, str] = dict.fromkeys(CORNERS, "")
+        self.short: dict[str, str] = dict.fromkeys(CORNERS, "")
         for corner in CORNERS:
             label = QLabel("", view)
             label.setStyleSheet(_STYLE.format(color=color))
@@ -28,7 +29,9 @@ class ViewCorners:
             label.setAlignment(Qt.AlignmentFlag.AlignRight if right else Qt.AlignmentFlag.AlignLeft)
             self.labels[corner] = label
 
-    def set_text(self, corner: str, text: str) -> None:
+    def set_text(self, corner: str, text: str, short: str = "") -> None:
+        """``short``: what to show instead when the text does not fit (before eliding it)."""
+        self.short[corner] = short
         if self.full[corner] != text:
             self.full[corner] = text
             self.labels[corner].setToolTip(text)
@@ -40,16 +43,21 @@ class ViewCorners:
     def shown_text(self, corner: str) -> str:
         return self.labels[corner].text()
 
-    def place(self, centre_reserved: tuple[int, int]) -> None:
-        """Lay the corners out; ``centre_reserved`` = widths of the top and bottom centre letters."""
+    def place(self, centre_reserved: tuple[int, int], only: str | None = None) -> None:
+        """Lay the corners out; ``centre_reserved`` = widths of the top and bottom centre letters. ``only``:
+        just that corner (the slice number changes on every scroll step; the rest does not)."""
         w, h = self.view.width(), self.view.height()
         for corner, label in self.labels.items():
+            if only is not None and corner != only:
+                continue
             top = corner.startswith("top")
             reserved = centre_reserved[0 if top else 1]
             room = max(20, (w - reserved) // 2 - 2 * MARGIN)
             metrics = QFontMetrics(label.font())
-            lines = [metrics.elidedText(line, Qt.TextElideMode.ElideRight, room)
-                     for line in self.full[corner].splitlines()]
+            text = self.full[corner]
+            if self.short[corner] and any(metrics.horizontalAdvance(t) > room for t in text.splitlines()):
+                text = self.short[corner]
+            lines = [metrics.elidedText(line, Qt.TextElideMode.ElideRight, room) for line in text.splitlines()]
             label.setText("\n".join(lines))
             label.setVisible(bool(lines))
             label.adjustSize()
