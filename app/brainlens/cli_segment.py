@@ -85,6 +85,9 @@ def measurements_csv(doc: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["item", "measure", "value", "unit"])
+    if "finding" in doc:  # "tumour detected" / "no tumour detected", and the study-level uncertainty flag
+        w.writerow(["study", "finding", doc["finding"], ""])
+        w.writerow(["study", "uncertain", "yes" if doc.get("uncertain") else "no", ""])
     for name, r in doc["regions"].items():
         w.writerow([name, "volume_ml", f"{r['volume_ml']:.3f}", "ml"])
         lo, hi = r.get("volume_ml_range", [None, None])
