@@ -149,7 +149,6 @@ class MainWindow(QMainWindow):
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_reset = self._action("&Reset view", self.ortho.reset_views, "R")
         self.act_cine = self._action("&Cine", lambda on: self.ortho.set_cine(on), "C", checkable=True)
-        self.act_cine.setShortcuts([QKeySequence("C"), QKeySequence("Space")])
         self.act_tags = self._action("DICOM &tags...", self.show_tags, "Ctrl+T")
         self.act_neuro = self._action("&Neurological display (R on right)", self.set_neurological, "Ctrl+N",
                                       checkable=True)

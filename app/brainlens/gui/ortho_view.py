@@ -31,6 +31,7 @@ class OrthoView(QWidget):
         self.active_plane = "axial"
         for view in self.views.values():
             view.activated.connect(self._set_active)
+            view.cine_key.connect(lambda: self.set_cine(not self.cine_running))
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(2)

@@ -93,6 +93,7 @@ class SliceView(pg.GraphicsView):
 
     activated = Signal(str)  # this plane took focus or a click
     hovered = Signal(object)  # canonical voxel (np.ndarray) under the mouse, or None
+    cine_key = Signal()  # Space in this view: start / stop cine (the ortho view owns the player)
 
     def __init__(self, scene: Scene, plane: str, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="k")

@@ -1,5 +1,5 @@
 """Keyboard of a slice view: Up/Down one slice, PgUp/PgDn a page (a tenth of the stack), Home/End the first
-and last slice, +/- zoom, Space starts/stops cine (through the window's action)."""
+and last slice, +/- zoom, Space starts/stops cine."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def handle_key(view, key: int) -> bool:
     if key in steps:
         if steps[key]:
             view._scroll(steps[key])
+        return True
+    if key == Qt.Key.Key_Space:  # a view key, not a window shortcut: Space still ticks checkboxes elsewhere
+        view.cine_key.emit()
         return True
     if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus):
         factor = 1 / ZOOM_STEP if key != Qt.Key.Key_Minus else ZOOM_STEP  # scaleBy < 1 zooms in
