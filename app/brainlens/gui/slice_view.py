@@ -257,7 +257,10 @@ class SliceView(pg.GraphicsView):
             self.corners.place((0, bottom.width() if bottom.text() else 0), only="bottom_left")
 
     def _slice(self, arr: np.ndarray) -> np.ndarray:
-        return np.take(arr, self._slice_index or 0, axis=PLANE_NORMAL_AXIS[self.plane])
+        """A view of the plane (no copy: the renderer reads it once, through its lookup table)."""
+        index: list = [slice(None)] * 3
+        index[PLANE_NORMAL_AXIS[self.plane]] = self._slice_index or 0
+        return arr[tuple(index)]
 
     def _redraw_slice(self) -> None:
         base = self.shown()
