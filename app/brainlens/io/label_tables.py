@@ -17,11 +17,21 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brainlens.core.colors import BRATS_NAMES
 from brainlens.io.volume_files import stem_of
 
 TABLE_SUFFIXES = (".txt", ".lut", ".ctbl", ".label")
-SCHEMES = {"brats": BRATS_NAMES}
+SCHEMES = ("brats",)
+
+
+def scheme_names(scheme: str) -> dict[int, str]:
+    """Names of a known labelling scheme (the tumour labels' one definition in core)."""
+    if scheme != "brats":
+        return {}
+    try:
+        from brainlens.core.labels import LABEL_NAMES  # the single tumour-label definition (issue 7)
+    except ImportError:  # until that module is merged: the colour table's names
+        from brainlens.core.colors import BRATS_NAMES as LABEL_NAMES
+    return dict(LABEL_NAMES)
 
 
 @dataclass
@@ -76,7 +86,7 @@ def parse_lut_text(text: str) -> LabelTable:
 def parse_sidecar(data: dict) -> LabelTable:
     table = LabelTable()
     scheme = str(data.get("scheme", "")).lower()
-    table.names.update(SCHEMES.get(scheme, {}))
+    table.names.update(scheme_names(scheme))
     for key, entry in (data.get("labels") or {}).items():
         try:
             value = int(key)
