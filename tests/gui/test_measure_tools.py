@@ -41,10 +41,10 @@ def to_viewport(view, x_mm: float, y_mm: float):
 
 
 def draw(window, kind, start_mm, end_mm):
-    window.measure_panel.tool_buttons[kind].click()
+    window.reading.measure_panel.tool_buttons[kind].click()
     view = window.ortho.views["axial"]
     drag(view.viewport(), to_viewport(view, *start_mm), to_viewport(view, *end_mm), Qt.MouseButton.LeftButton)
-    return window.annotations.items[-1]
+    return window.reading.annotations.items[-1]
 
 
 def test_ruler_drawn_with_the_mouse_reads_mm(window):
@@ -54,9 +54,9 @@ def test_ruler_drawn_with_the_mouse_reads_mm(window):
     px_mm = window.ortho.views["axial"].vb.viewPixelSize()[0]
     assert ruler.length_mm() == pytest.approx(10.0, abs=px_mm)
     assert np.allclose(window.scene_model.cursor_world, cursor_before)  # drawing does not move the cursor
-    assert window.measure_panel.list.count() == 1
-    assert window.measure_panel.list.item(0).text().startswith("Ruler 1:")
-    assert len(window.measure_tools.items_on("axial")) == 2  # line + its label on this slice
+    assert window.reading.measure_panel.list.count() == 1
+    assert window.reading.measure_panel.list.item(0).text().startswith("Ruler 1:")
+    assert len(window.reading.measure_tools.items_on("axial")) == 2  # line + its label on this slice
 
 
 def test_ellipse_roi_stats_match_numpy(window):
@@ -69,11 +69,11 @@ def test_ellipse_roi_stats_match_numpy(window):
     assert stats["n"] == inside.sum() > 50
     assert stats["mean"] == pytest.approx(float(sl[inside].mean()), rel=1e-6)
     assert stats["sd"] == pytest.approx(float(sl[inside].std()), rel=1e-5)
-    assert f"mean {stats['mean']:.4g}" in window.measure_panel.list.item(0).text()
+    assert f"mean {stats['mean']:.4g}" in window.reading.measure_panel.list.item(0).text()
 
 
 def test_freehand_roi_and_slice_visibility(qtbot, window):
-    window.measure_panel.tool_buttons["freehand"].click()
+    window.reading.measure_panel.tool_buttons["freehand"].click()
     view = window.ortho.views["axial"]
     vp, left = view.viewport(), Qt.MouseButton.LeftButton
     corners = [(8.0, 10.0), (24.0, 10.0), (24.0, 30.0), (8.0, 30.0)]
@@ -82,28 +82,28 @@ def test_freehand_roi_and_slice_visibility(qtbot, window):
         qtbot.wait(30)  # pyqtgraph drops mouse moves that come faster than its rate limit
         _mouse(vp, QEvent.Type.MouseMove, to_viewport(view, x, y), Qt.MouseButton.NoButton, left)
     _mouse(vp, QEvent.Type.MouseButtonRelease, to_viewport(view, *corners[0]), left, Qt.MouseButton.NoButton)
-    roi = window.annotations.items[-1]
+    roi = window.reading.annotations.items[-1]
     assert roi.kind == "freehand" and len(roi.points) >= 4
     assert roi.area_mm2() == pytest.approx(16.0 * 20.0, rel=0.05)  # the rectangle walked round
     window.scene_model.move_slice("axial", 1)
-    assert window.measure_tools.items_on("axial") == []  # not on this slice
+    assert window.reading.measure_tools.items_on("axial") == []  # not on this slice
     window.scene_model.move_slice("axial", -1)
-    assert len(window.measure_tools.items_on("axial")) == 2
+    assert len(window.reading.measure_tools.items_on("axial")) == 2
 
 
 def test_delete_and_undo(window):
     ruler = draw(window, "ruler", (10.0, 20.0), (20.0, 20.0))
     roi = draw(window, "ellipse", (8.0, 10.0), (24.0, 30.0))
-    panel = window.measure_panel
+    panel = window.reading.measure_panel
     panel.list.setCurrentRow(0)
     panel.delete_button.click()
-    assert window.annotations.items == [roi] and panel.list.count() == 1
-    assert window.act_undo.text() == "&Undo delete Ruler 1"
-    window.act_undo.trigger()
-    assert window.annotations.items == [ruler, roi]
-    window.act_undo.trigger()  # undoes drawing the ellipse
-    assert window.annotations.items == [ruler]
-    assert window.measure_tools.items_on("axial")  # the ruler is still drawn
+    assert window.reading.annotations.items == [roi] and panel.list.count() == 1
+    assert window.reading.act_undo.text() == "&Undo delete Ruler 1"
+    window.reading.act_undo.trigger()
+    assert window.reading.annotations.items == [ruler, roi]
+    window.reading.act_undo.trigger()  # undoes drawing the ellipse
+    assert window.reading.annotations.items == [ruler]
+    assert window.reading.measure_tools.items_on("axial")  # the ruler is still drawn
 
 
 def test_removed_overlay_layer_comes_back_with_undo(qtbot, window):
@@ -112,6 +112,6 @@ def test_removed_overlay_layer_comes_back_with_undo(qtbot, window):
     window.scene_model.add_heatmap_layer("map", base.source.data / 1000, base)
     window.layer_panel.row_for("mask").remove.click()
     assert [lay.name for lay in window.scene_model.layers] == ["map"]
-    window.act_undo.trigger()
+    window.reading.act_undo.trigger()
     assert [lay.name for lay in window.scene_model.layers] == ["mask", "map"]
     assert [r.layer.name for r in window.layer_panel.rows] == ["mask", "map"]

@@ -40,7 +40,7 @@ def study(qtbot, window, tmp_path):
 
 
 def load_overlay(qtbot, window, path):
-    job = window.overlays.load(path)
+    job = window.reading.overlays.load(path)
     with qtbot.waitSignal(job.finished, timeout=30000):
         pass
     return job
@@ -62,13 +62,13 @@ def test_label_map_on_the_series_grid_lands_on_its_voxels(qtbot, window, study, 
     labels[10:14, 20:23, 5:9] = 3
     nib.save(nib.Nifti1Image(labels, aff), tmp_path / "lesion.nii.gz")
     job = load_overlay(qtbot, window, tmp_path / "lesion.nii.gz")
-    assert job.outcome == "result", window.overlays.last_error
+    assert job.outcome == "result", window.reading.overlays.last_error
     layer = window.scene_model.layers[-1]
     assert layer.name == "lesion (overlay)" and layer.fits(window.scene_model.base)
     assert int(layer.data.sum()) == int(labels.sum())
     assert label_at(window, world_of(aff, (11, 21, 6)))[layer.name] == (3, "label 3")  # no tumour names
     assert label_at(window, world_of(aff, (15, 21, 6)))[layer.name][0] == 0
-    assert not any("resampled" in n for n in window.overlays.last_notes)
+    assert not any("resampled" in n for n in window.reading.overlays.last_notes)
     # and it is drawn: the axial view's item for this layer holds the label in its current slice
     view = window.ortho.views["axial"]
     item = next(it for lay, it in view._layer_items.values() if lay is layer)
@@ -85,9 +85,9 @@ def test_label_map_on_another_grid_is_resampled_with_a_warning(qtbot, window, st
     nib.save(nib.Nifti1Image(labels, fine), tmp_path / "fine_seg.nii.gz")
     (tmp_path / "fine_seg.json").write_text(json.dumps({"labels": {"1": "hippocampus"}}))
     job = load_overlay(qtbot, window, tmp_path / "fine_seg.nii.gz")
-    assert job.outcome == "result", window.overlays.last_error
+    assert job.outcome == "result", window.reading.overlays.last_error
     layer = window.scene_model.layers[-1]
-    assert any("resampled" in n for n in window.overlays.last_notes)
+    assert any("resampled" in n for n in window.reading.overlays.last_notes)
     assert window.statusBar().currentMessage().count("resampled") == 1  # said, not hidden in a tooltip
     assert label_at(window, world_of(aff, (11, 21, 6)))[layer.name] == (1, "hippocampus")
     assert label_at(window, world_of(aff, (9, 21, 6)))[layer.name][0] == 0
@@ -131,8 +131,8 @@ def test_overlay_elsewhere_in_space_is_refused(qtbot, window, study, tmp_path, m
     nib.save(nib.Nifti1Image(np.ones(data.shape, np.uint8), far), tmp_path / "far.nii.gz")
     n = len(window.scene_model.layers)
     job = load_overlay(qtbot, window, tmp_path / "far.nii.gz")
-    assert job.outcome == "error" and "does not overlap" in window.overlays.last_error
-    assert shown == [window.overlays.last_error]  # one line in a dialog
+    assert job.outcome == "error" and "does not overlap" in window.reading.overlays.last_error
+    assert shown == [window.reading.overlays.last_error]  # one line in a dialog
     assert len(window.scene_model.layers) == n
 
 

@@ -83,7 +83,7 @@ def test_nifti_says_it_carries_no_identification(qtbot, window):
 def test_tag_viewer_lists_and_searches_the_header(qtbot, window, tmp_path):
     write_mprage(tmp_path / "s", shape=(32, 40, 30))
     open_and_wait(qtbot, window, tmp_path / "s")
-    dialog = window.show_tags()
+    dialog = window.reading.show_tags()
     qtbot.addWidget(dialog)
     assert len(dialog.rows) > 30
     dialog.search.setText("patientname")

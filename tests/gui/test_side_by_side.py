@@ -111,10 +111,10 @@ def test_neurological_toggle_flips_axial_and_coronal(qtbot, window):
     with qtbot.waitSignal(job.finished, timeout=20000):
         pass
     views = window.ortho.views
-    window.act_neuro.trigger()
+    window.reading.act_neuro.trigger()
     assert views["axial"].letters() == ("L", "R", "A", "P") and not views["axial"].vb.xInverted()
     assert views["coronal"].letters() == ("L", "R", "S", "I")
     assert views["sagittal"].letters() == ("A", "P", "S", "I") and views["sagittal"].vb.xInverted()
     assert "neurological" in window.convention_label.text()
-    window.act_neuro.trigger()
+    window.reading.act_neuro.trigger()
     assert views["axial"].letters() == ("R", "L", "A", "P") and views["axial"].vb.xInverted()

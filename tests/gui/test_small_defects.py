@@ -64,9 +64,11 @@ def test_closed_dock_comes_back_from_view_menu(window):
     layers = next(d for d in window.docks if d.windowTitle() == "Layers")
     layers.close()
     assert not layers.isVisible()
-    action = next(a for a in window.panels_menu.actions() if a.text() == "Layers")
+    action = next(a for a in window.reading.panels_menu.actions() if a.text() == "Layers")
     action.trigger()
     assert layers.isVisible()
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus.index("&File") < menus.index("&Edit") < menus.index("&View")
 
 
 def test_screenshot_is_the_views(window, tmp_path):

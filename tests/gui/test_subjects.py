@@ -41,7 +41,7 @@ def test_mixed_subjects_folder_becomes_two_studies(qtbot, window, tmp_path):
     other = {**PATIENT, "PatientName": "Roe^Richard", "PatientID": "MRN-0815"}
     write_mprage(tmp_path / "mixed" / "b", shape=SMALL, patient=other, seed=1)
     open_and_wait(qtbot, window, tmp_path / "mixed")
-    picker = window.subject_picker
+    picker = window.reading.subject_picker
     assert picker.isVisible() and picker.count() == 2
     assert len(window.scene_model.series) == 1  # only the first subject's series are on show
     names = {picker.itemText(i).split(": ", 1)[1].split("   ")[0] for i in range(2)}

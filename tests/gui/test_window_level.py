@@ -49,7 +49,7 @@ def test_short_drag_moves_a_little_and_no_drag_leaves_the_data(window):
 
 
 def test_numeric_width_and_level(qtbot, window):
-    controls = window.window_controls
+    controls = window.reading.window_controls
     controls.width_spin.setValue(400)
     controls.level_spin.setValue(300)
     assert window.scene_model.window == pytest.approx((100.0, 500.0))
@@ -64,10 +64,10 @@ def test_numeric_width_and_level(qtbot, window):
 def test_invert_flips_the_grey_scale(window):
     axial = window.ortho.views["axial"]
     assert tuple(axial.image.lut[0][:3]) == (0, 0, 0)
-    window.window_controls.invert.setChecked(True)
+    window.reading.window_controls.invert.setChecked(True)
     assert window.scene_model.inverted
     assert tuple(axial.image.lut[0][:3]) == (255, 255, 255) and tuple(axial.image.lut[-1][:3]) == (0, 0, 0)
-    window.window_controls.invert.setChecked(False)
+    window.reading.window_controls.invert.setChecked(False)
     assert tuple(axial.image.lut[0][:3]) == (0, 0, 0)
 
 

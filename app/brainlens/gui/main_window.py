@@ -28,25 +28,17 @@ from PySide6.QtWidgets import (
 )
 
 from brainlens import __version__
-from brainlens.core.annotations import AnnotationStore
 from brainlens.core.patient import study_patient
 from brainlens.core.scene import WINDOW_PRESETS, Scene
-from brainlens.gui.convention import NEUROLOGICAL, RADIOLOGICAL
 from brainlens.gui.elided_label import ElidedLabel
 from brainlens.gui.layer_panel import LayerPanel
 from brainlens.gui.layout_box import LayoutBox
-from brainlens.gui.measure_panel import MeasurePanel
-from brainlens.gui.measure_tools import MeasureTools
 from brainlens.gui.ortho_view import LAYOUTS, OrthoView
-from brainlens.gui.overlay_loader import OverlayLoader
+from brainlens.gui.reading_room import ReadingRoom
 from brainlens.gui.screenshot import grab_to_png
 from brainlens.gui.settings import add_recent, open_settings, recent_studies
 from brainlens.gui.slice_view import CONVENTION
 from brainlens.gui.study_browser import StudyBrowser
-from brainlens.gui.subject_picker import SubjectPicker
-from brainlens.gui.tag_viewer import TagViewer
-from brainlens.gui.undo_history import UndoHistory
-from brainlens.gui.window_controls import WindowControls
 from brainlens.jobs.runner import JobHandle, JobRunner, one_line
 from brainlens.jobs.tasks import LoadedStudy, demo_study, load_study
 
@@ -80,23 +72,14 @@ class MainWindow(QMainWindow):
         self.ortho = OrthoView(self.scene_model, self)
         self.setCentralWidget(self.ortho)
         self.browser = StudyBrowser(self.scene_model)
-        self.subject_picker = SubjectPicker(lambda one: self._show_study(one, None))
-        self.browser.layout().insertWidget(0, self.subject_picker)
         self.layer_panel = LayerPanel(self.scene_model)
-        self.history = UndoHistory(self)
-        self.annotations = AnnotationStore()
-        self.measure_tools = MeasureTools(self.scene_model, self.annotations, self.ortho.views)
-        self.measure_panel = MeasurePanel(self.scene_model, self.annotations, self.measure_tools, self.history)
-        self.layer_panel.remove_layer = self.remove_layer
         self.docks = [self._dock("Study", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
-                      self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea),
-                      self._dock("Measurements", self.measure_panel, Qt.DockWidgetArea.RightDockWidgetArea)]
-        self.tabifyDockWidget(self.docks[1], self.docks[2])  # both get the full height at 1024 x 700
-        self.docks[1].raise_()
+                      self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)]
         self._build_status()
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
+        self.reading = ReadingRoom(self)  # measurements, overlays, W/L entry, tags, display convention
         for view in self.ortho.views.values():
             view.hovered.connect(self._on_hover)
         self.scene_model.cursor_changed.connect(lambda: self._show_probe(None))
@@ -142,23 +125,15 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         self.act_open_file = self._action("Open &file...", self.choose_file, QKeySequence.StandardKey.Open)
         self.act_open_folder = self._action("Open f&older...", self.choose_folder, "Ctrl+Shift+O")
-        self.overlays = OverlayLoader(self, self.runner)
-        self.act_overlay = self._action("Load o&verlay...", self.overlays.choose, "Ctrl+L")
         self.act_demo = self._action("Open &demo phantom (synthetic)", self.open_demo, "Ctrl+D")
         self.act_screenshot = self._action("Save &screenshot...", self.choose_screenshot)
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_reset = self._action("&Reset view", self.ortho.reset_views, "R")
         self.act_cine = self._action("&Cine", lambda on: self.ortho.set_cine(on), "C", checkable=True)
-        self.act_tags = self._action("DICOM &tags...", self.show_tags, "Ctrl+T")
-        self.act_neuro = self._action("&Neurological display (R on right)", self.set_neurological, "Ctrl+N",
-                                      checkable=True)
-        self.act_undo = self._action("&Undo", self.history.undo, QKeySequence.StandardKey.Undo)
-        self.history.changed.connect(self._on_history)
-        self._on_history()
         self.ortho.cine_changed.connect(self.act_cine.setChecked)
 
     def _build_toolbar(self) -> None:
-        tb = self.addToolBar("Main")
+        tb = self.toolbar = self.addToolBar("Main")
         tb.setObjectName("toolbar_main")
         tb.addAction(self.act_open_file)
         tb.addAction(self.act_open_folder)
@@ -174,8 +149,6 @@ class MainWindow(QMainWindow):
         self.preset_combo.setMinimumContentsLength(12)  # the list opens wider; the toolbar stays on screen
         self.preset_combo.textActivated.connect(self._on_preset)
         tb.addWidget(self.preset_combo)
-        self.window_controls = WindowControls(self.scene_model)
-        tb.addWidget(self.window_controls)
         tb.addAction(self.act_reset)
         tb.addSeparator()
         tb.addAction(self.act_cine)
@@ -187,8 +160,8 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.fps)
 
     def _build_menus(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        for act in (self.act_open_file, self.act_open_folder, self.act_overlay, self.act_demo):
+        menu = self.file_menu = self.menuBar().addMenu("&File")
+        for act in (self.act_open_file, self.act_open_folder, self.act_demo):
             menu.addAction(act)
         self.recent_menu = menu.addMenu("Open &recent")
         self._fill_recent()
@@ -196,20 +169,13 @@ class MainWindow(QMainWindow):
         menu.addAction(self.act_screenshot)
         menu.addSeparator()
         menu.addAction(self.act_quit)
-        self.menuBar().addMenu("&Edit").addAction(self.act_undo)
-        view = self.menuBar().addMenu("&View")
+        view = self.view_menu = self.menuBar().addMenu("&View")
         for mode in LAYOUTS:
             view.addAction(self._action(f"{mode.capitalize()} layout", lambda _=False, m=mode:
                                         self.set_layout_mode(m)))
         view.addSeparator()
         view.addAction(self.act_reset)
         view.addAction(self.act_cine)
-        view.addAction(self.act_neuro)
-        view.addAction(self.act_tags)
-        view.addSeparator()
-        self.panels_menu = view.addMenu("&Panels")  # a closed dock comes back from here
-        for dock in self.docks:
-            self.panels_menu.addAction(dock.toggleViewAction())
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Mouse and keys", lambda: QMessageBox.information(
             self, "Mouse and keys", CONTROLS_HELP)))
@@ -250,8 +216,7 @@ class MainWindow(QMainWindow):
         self.runner.cancel_all()
         self.runner.wait(3000)
         self.ortho.disconnect_scene()
-        self.window_controls.disconnect_scene()
-        self.measure_tools.disconnect_scene()
+        self.reading.disconnect_scene()
         super().closeEvent(ev)
 
     # ---- opening -------------------------------------------------------------------------------------
@@ -339,10 +304,7 @@ class MainWindow(QMainWindow):
         self.loaded = loaded
         scene = self.scene_model
         scene.set_series(loaded.displays, current=loaded.initial)
-        if not sibling:  # measurements and undo steps belong to what was opened (all its subjects)
-            self.annotations.clear()
-            self.history.clear()
-        self.subject_picker.set_current(loaded)
+        self.reading.study_shown(loaded, sibling)
         for spec in loaded.layers:
             ref = loaded.displays[spec.reference]
             add = scene.add_label_layer if spec.kind == "label" else scene.add_heatmap_layer
@@ -363,21 +325,6 @@ class MainWindow(QMainWindow):
             add_recent(self.settings, source)
             self._fill_recent()
         self.statusBar().clearMessage()
-
-    def set_neurological(self, on: bool) -> None:
-        self.ortho.set_convention(not on)
-        self.convention_label.setText(f"Display: {NEUROLOGICAL if on else RADIOLOGICAL}")
-        self.act_neuro.setChecked(on)
-
-    # ---- undo ----------------------------------------------------------------------------------------
-    def _on_history(self) -> None:
-        self.act_undo.setText(self.history.next_text())
-        self.act_undo.setEnabled(self.history.next_text() != "&Undo")
-
-    def remove_layer(self, layer) -> None:
-        """The layer panel's remove button: undoable (Edit > Undo puts the layer back where it was)."""
-        index = self.scene_model.remove_layer(layer)
-        self.history.push(f"remove layer {layer.name}", lambda: self.scene_model.insert_layer(index, layer))
 
     # ---- status --------------------------------------------------------------------------------------
     def _on_hover(self, voxel) -> None:
@@ -439,12 +386,6 @@ class MainWindow(QMainWindow):
     def save_screenshot(self, path: str | Path, whole_window: bool = False) -> Path:
         """Grab the views (or the whole window) to a PNG (written to a temp file first, then moved)."""
         return grab_to_png(self if whole_window else self.ortho, path)
-
-    def show_tags(self) -> TagViewer:
-        """The searchable DICOM header of the series on show (non-modal: it can stay open while reading)."""
-        dialog = TagViewer(self.scene_model.base, self)
-        dialog.show()
-        return dialog
 
     def choose_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "brainlens.png", "PNG (*.png)")
