@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from brainlens.core.colors import colormap_lut, label_lut
+from brainlens.core import window_level
+from brainlens.core.colors import BRATS_NAMES, colormap_lut, label_lut
 from brainlens.core.geometry import PLANE_NORMAL_AXIS, Reorientation, to_canonical
 from brainlens.core.label_edit import LabelHistory
 from brainlens.core.labels import LABEL_NAMES
@@ -20,15 +21,9 @@ from brainlens.core.volume import Volume
 
 # (horizontal, vertical) canonical axes of each plane's 2D slice
 PLANE_AXES = {"axial": (0, 1), "coronal": (0, 2), "sagittal": (1, 2)}
-# name -> (low, high) percentiles of the volume's intensities
-WINDOW_PRESETS: dict[str, tuple[float, float]] = {
-    "Auto (1-99.5 %)": (1.0, 99.5),
-    "Full range": (0.0, 100.0),
-    "Wide (0.1-99.9 %)": (0.1, 99.9),
-    "Brain contrast (20-99 %)": (20.0, 99.0),
-    "Bright lesions (50-99.9 %)": (50.0, 99.9),
-}
-DEFAULT_PRESET = "Auto (1-99.5 %)"
+# name -> percentiles (see core.window_level, which also clamps and scales the right-drag)
+WINDOW_PRESETS = window_level.PRESETS
+DEFAULT_PRESET = window_level.DEFAULT
 
 
 class Event:
@@ -50,19 +45,7 @@ class Event:
             cb(*args)
 
 
-def percentile_levels(data: np.ndarray, low: float, high: float, max_samples: int = 1_000_000
-                      ) -> tuple[float, float]:
-    """Intensity percentiles on a strided subsample (exact enough for display, fast on big volumes)."""
-    flat = data.reshape(-1)
-    step = max(1, flat.size // max_samples)
-    sample = flat[::step].astype(np.float32, copy=False)
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return 0.0, 1.0
-    lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
-    if hi <= lo:  # constant image: still give the renderer a valid range
-        hi = lo + 1.0
-    return lo, hi
+percentile_levels = window_level.percentile_levels
 
 
 @dataclass
@@ -78,7 +61,7 @@ class SeriesDisplay:
     @classmethod
     def prepare(cls, vol: Volume) -> SeriesDisplay:
         canon, reo = to_canonical(vol)
-        levels = percentile_levels(canon.data, *WINDOW_PRESETS[DEFAULT_PRESET])
+        levels = window_level.preset_levels(canon.data, DEFAULT_PRESET)
         rng = percentile_levels(canon.data, 0.0, 100.0)
         return cls(vol, canon, reo, levels, rng)
 
@@ -237,6 +220,7 @@ class Scene:
         self.layers: list[Layer] = []
         self.window: tuple[float, float] = (0.0, 1.0)
         self.preset: str = DEFAULT_PRESET
+        self.inverted = False  # grey scale drawn white-to-black (window_changed fires when it flips)
         self.cursor_world = np.zeros(3)
         self.series_changed = Event()  # new study or another series shown
         self.cursor_changed = Event()
@@ -348,20 +332,30 @@ class Scene:
         self.window_changed.emit()
 
     def adjust_window(self, d_centre: float, d_width: float) -> None:
-        """Right-drag: shift the centre and scale the width by fractions of the data range."""
-        lo, hi = self.window
-        span = max(self.base.data_range[1] - self.base.data_range[0], 1e-6) if self.base else 1.0
-        centre = (lo + hi) / 2 + d_centre * span
-        width = max((hi - lo) * (1.0 + d_width), span * 1e-3)
+        """Right-drag: shift the centre and widen by fractions of the image's robust range, clamped."""
+        if self.base is None:
+            return
         self.preset = "Custom"
-        self.set_window(centre - width / 2, centre + width / 2)
+        self.set_window(*window_level.dragged_window(self.window, d_centre, d_width, self.base.data_range,
+                                                     self.base.levels))
+
+    def set_width_level(self, width: float, level: float) -> None:
+        """Numeric W/L entry (clamped to the data like a drag)."""
+        if self.base is None:
+            return
+        self.preset = "Custom"
+        self.set_window(*window_level.window_from_width_level(width, level, self.base.data_range,
+                                                             self.base.levels))
+
+    def set_inverted(self, on: bool) -> None:
+        self.inverted = bool(on)
+        self.window_changed.emit()
 
     def apply_preset(self, name: str) -> None:
         if self.base is None:
             return
-        low, high = WINDOW_PRESETS[name]
         self.preset = name
-        self.set_window(*percentile_levels(self.base.canonical.data, low, high))
+        self.set_window(*window_level.preset_levels(self.base.canonical.data, name))
 
     # ---- layers -------------------------------------------------------------------------------------
     def _to_base_grid(self, data: np.ndarray, reference: SeriesDisplay | None) -> tuple[np.ndarray, dict]:
@@ -400,6 +394,13 @@ class Scene:
         self.layers.append(layer)
         self.layers_changed.emit()
 
-    def remove_layer(self, layer: Layer) -> None:
-        self.layers.remove(layer)
+    def remove_layer(self, layer: Layer) -> int:
+        """Remove ``layer``; returns where it was, so an undo can ``insert_layer`` it back there."""
+        index = self.layers.index(layer)
+        self.layers.pop(index)
+        self.layers_changed.emit()
+        return index
+
+    def insert_layer(self, index: int, layer: Layer) -> None:
+        self.layers.insert(min(max(index, 0), len(self.layers)), layer)
         self.layers_changed.emit()

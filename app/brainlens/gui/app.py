@@ -86,6 +86,11 @@ def run_gui(args: Any) -> int:
         if _headless():
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    from brainlens.gui.system_libs import xcb_problem  # before Qt: its own failure names no package
+
+    problem = xcb_problem()
+    if problem:
+        raise InputError(problem)
 
     from PySide6.QtWidgets import QApplication
 
@@ -123,7 +128,7 @@ def run_gui(args: Any) -> int:
         if target is not None:
             window.statusBar().clearMessage()  # a transient message would be drawn over the cursor readout
             try:
-                window.save_screenshot(target)
+                window.save_screenshot(target, whole_window=True)
             except OSError as exc:
                 raise InputError(f"--screenshot {target}: {exc.strerror or exc}") from None
         return 0
