@@ -33,9 +33,11 @@ RECIPES = {
     "gbmnet": {"opt": "adam", "lr": 1e-3, "wd": 0.0, "smoothing": 0.0, "intensity_aug": False, "schedule": False},
     "brainresnet": {"opt": "adamw", "lr": 3e-3, "wd": 5e-4, "smoothing": 0.1, "intensity_aug": True,
                     "schedule": True},
-    # ImageNet-pretrained EfficientNet-Lite0 fine-tuned as a whole (lower peak LR than from scratch).
+    # ImageNet-pretrained EfficientNet-Lite0, fine-tuned (lower peak LR than from scratch).
+    # The first feature modules (input resize, stem, stages 1-2 at 80 and 40 px) stay at their ImageNet
+    # weights: generic edge/texture filters, and freezing them makes a CPU step a third cheaper.
     "efflite0": {"opt": "adamw", "lr": 1e-3, "wd": 1e-2, "smoothing": 0.1, "intensity_aug": True,
-                 "schedule": True, "pretrained": "imagenet"},
+                 "schedule": True, "pretrained": "imagenet", "frozen_features": 5},
 }
 
 
@@ -97,9 +99,14 @@ def train(args: argparse.Namespace) -> Path:
     model = build_model(args.arch)
     if recipe.get("pretrained") == "imagenet" and not (args.resume and (out / "last.pt").exists()):
         load_imagenet_lite0(model)
-    model = model.to(device)
+    for module in list(model.features)[:recipe.get("frozen_features", 0)]:
+        for p in module.parameters():
+            p.requires_grad_(False)
+    # channels-last: about 1.8x faster convolutions on the CPU (measured for EfficientNet-Lite0 at 160 px)
+    memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
     opt_cls = torch.optim.AdamW if recipe["opt"] == "adamw" else torch.optim.Adam
-    opt = opt_cls(model.parameters(), lr=recipe["lr"], weight_decay=recipe["wd"])
+    opt = opt_cls([p for p in model.parameters() if p.requires_grad], lr=recipe["lr"], weight_decay=recipe["wd"])
     state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_loss": float("inf"), "bad_epochs": 0}
     last = out / "last.pt"
     if args.resume and last.exists():
@@ -125,6 +132,8 @@ def train(args: argparse.Namespace) -> Path:
         bar = tqdm(list(_batches(len(tr), args.batch, rng, shuffle=True)), desc=f"epoch {epoch + 1}",
                    disable=not sys.stderr.isatty(), file=sys.stderr)
         for idx in bar:
+            if t_epoch_start + time.time() - t0 >= budget:
+                break  # the budget is a hard stop, also mid-epoch (the schedule has reached zero anyway)
             progress = max(state["step"] / total_steps, (t_epoch_start + time.time() - t0) / budget)
             if recipe["schedule"]:
                 for group in opt.param_groups:
@@ -133,7 +142,7 @@ def train(args: argparse.Namespace) -> Path:
             x = augment2d.blur(x, g)
             if recipe["intensity_aug"]:
                 x = augment2d.intensity(x, g)
-            x = augment2d.standardize(x).to(device)
+            x = augment2d.standardize(x).to(device).contiguous(memory_format=memory_format)
             y = torch.from_numpy(train_labels[tr[idx]]).to(device)
             loss = F.cross_entropy(model(x), y, label_smoothing=recipe["smoothing"])
             opt.zero_grad(set_to_none=True)
