@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from brainlens.ml.registry import ModelEntry
 
 PREPROCESS_ID = "gbmnet-crop-v1"
+# Preference order when no model is named: the pretrained EfficientNet-Lite0 (study-level rule included),
+# then the compact ResNet of the first release.
+DEFAULT_CLASSIFIERS = ("efflite0", "brainresnet")
 DEFAULT_MC_SAMPLES = 16
 MC_SEED = 1234  # fixed masks: the same image always gets the same uncertainty
 
@@ -173,10 +176,20 @@ def _entropy(p: torch.Tensor) -> torch.Tensor:
     return -(p * torch.log(p.clamp_min(1e-12))).sum(-1)
 
 
-def load_classifier(name: str = "brainresnet", device: str = "auto",
+def default_classifier(directory: Path | str | None = None) -> str:
+    """The first of DEFAULT_CLASSIFIERS the models folder holds (the product's best model when bundled)."""
+    from brainlens.ml.registry import load_manifest
+
+    present = load_manifest(directory)
+    return next((n for n in DEFAULT_CLASSIFIERS if n in present), DEFAULT_CLASSIFIERS[-1])
+
+
+def load_classifier(name: str | None = None, device: str = "auto",
                     directory: Path | str | None = None) -> Classifier:
-    """Load a bundled classifier (hash-checked safetensors) with its calibration and thresholds."""
-    state, entry = load_weights(name, directory)
+    """Load a bundled classifier (hash-checked safetensors) with its calibration and thresholds.
+    name=None: default_classifier()."""
+    state, entry = load_weights(name or default_classifier(directory), directory)
+    name = entry.name
     if entry.kind != "classifier":
         raise ModelError(f"model '{name}' is a {entry.kind}, not a classifier")
     if entry.input.get("preprocess") != PREPROCESS_ID:

@@ -136,9 +136,9 @@ def aggregate_segmented(probs: np.ndarray, labels: tuple[str, ...]) -> Verdict:
                    list(range(len(probs))))
 
 
-def tumour_slices(segmentation_canonical: np.ndarray, pixel_mm2: float, n: int = SEGMENTED_SLICES) -> list[int]:
-    """Axial indices with the largest segmented area (any label > 0), largest first; only slices with tumour."""
-    areas = (np.asarray(segmentation_canonical) > 0).sum(axis=(0, 1)) * pixel_mm2
+def tumour_slices(areas: np.ndarray, n: int = SEGMENTED_SLICES) -> list[int]:
+    """Slice indices with the largest segmented tumour area, largest first; only slices with tumour."""
+    areas = np.asarray(areas)
     order = np.argsort(-areas, kind="mergesort")
     return [int(k) for k in order[:n] if areas[k] > 0]
 
@@ -151,35 +151,48 @@ def study_rule(model: Classifier) -> StudyRule:
     return StudyRule.from_dict(rule)
 
 
+def study_slices(canonical: np.ndarray) -> list[int]:
+    """The axial slices looked at without a segmentation: those holding head signal."""
+    return [int(k) for k in np.nonzero(signal_mask(canonical, "axial"))[0]]
+
+
+def score_slices(canonical: np.ndarray, indices: list[int], model: Classifier, batch: int = 32,
+                 progress: ProgressFn | None = None,
+                 cancel: CancelFn | None = None) -> tuple[list[ClassificationResult], np.ndarray]:
+    """Plain-mode classification of axial slices of a RAS-canonical array: (results, (N, C) probabilities)."""
+    results = classify_many([display_slice(canonical, "axial", k) for k in indices], model, batch=batch,
+                            mc_samples=0, tta=False, progress=progress, cancel=cancel)
+    probs = np.array([[r.probabilities[k] for k in model.labels] for r in results], np.float64)
+    return results, probs.reshape(len(results), len(model.labels))
+
+
 def classify_study(volume: Volume, segmentation: Volume | np.ndarray | None = None, model: Classifier | None = None,
                    progress: ProgressFn | None = None, cancel: CancelFn | None = None,
                    batch: int = 32) -> StudyResult:
-    """Study-level verdict for one 3D series (see the module docstring). `segmentation`: a label volume on the
-    same voxel grid (any value > 0 is tumour), optional. `model=None` loads the default classifier; pass a
-    loaded one when classifying several studies. progress(fraction, message) is called between batches and
-    cancel() is checked there (raises core.errors.Cancelled)."""
+    """Study-level verdict for one 3D series (see the module docstring).
+
+    segmentation: optional label volume (or array) on the same voxel grid; any value > 0 is tumour.
+    model: a loaded classifier (load_classifier()); None loads the default one (slow: pass it in when
+    classifying several studies). progress(fraction, message) is called between batches and cancel() is
+    checked there (raises core.errors.Cancelled). Bad input raises core.errors.InputError with one line.
+    """
     clf = model if model is not None else load_classifier()
     rule = study_rule(clf)
     canonical, reorient = to_canonical(volume)
     data = canonical.data
-    n = data.shape[2]
     sx, sy, _ = canonical.spacing
     notes: list[str] = []
-    seg_canonical = None
+    areas = None
     if segmentation is not None:
         seg = segmentation.data if isinstance(segmentation, Volume) else np.asarray(segmentation)
         if seg.shape != volume.shape:
             raise InputError(f"segmentation shape {seg.shape} does not match the study grid {volume.shape}")
-        seg_canonical = reorient.apply(seg)
-    chosen = tumour_slices(seg_canonical, sx * sy) if seg_canonical is not None else []
-    if seg_canonical is not None and not chosen:
+        areas = (reorient.apply(seg) > 0).sum(axis=(0, 1)) * sx * sy
+    chosen = tumour_slices(areas) if areas is not None else []
+    if areas is not None and not chosen:
         notes.append("the segmentation is empty: all slices were looked at")
-    method = "segmentation" if chosen else "all slices"
-    indices = chosen or [int(k) for k in np.nonzero(signal_mask(data, "axial"))[0]]
-    results = classify_many([display_slice(data, "axial", k) for k in indices], clf, batch=batch, mc_samples=0,
-                            tta=False, progress=progress, cancel=cancel)
-    probs = np.array([[r.probabilities[k] for k in clf.labels] for r in results]).reshape(len(results),
-                                                                                          len(clf.labels))
+    indices = chosen or study_slices(data)
+    results, probs = score_slices(data, indices, clf, batch, progress, cancel)
     verdict = aggregate_segmented(probs, clf.labels) if chosen else aggregate_slices(probs, clf.labels, rule)
     p = np.array([verdict.probabilities[k] for k in clf.labels])
     uncertain = _entropy(p) > rule.entropy_threshold
@@ -187,16 +200,13 @@ def classify_study(volume: Volume, segmentation: Volume | np.ndarray | None = No
         uncertain = True
         notes.append("the segmentation marks a tumour, but the classifier sees none on those slices")
     n_ood = sum(r.ood for r in results)
-    ood = bool(results) and n_ood > OOD_STUDY_FRACTION * len(results)
     if n_ood:
         notes.append(f"{n_ood} of {len(results)} slices look unlike the classifier's training data")
     if not indices:
         notes.append("no slice holds head signal")
-    areas = None
-    if seg_canonical is not None:
-        areas = (seg_canonical > 0).sum(axis=(0, 1)) * sx * sy
-    slices = [StudySlice(k, r, float(areas[k]) if areas is not None else None) for k, r in zip(indices, results)]
-    order = sorted(range(len(slices)), key=lambda i: slices[i].index)
+    slices = sorted((StudySlice(k, r, float(areas[k]) if areas is not None else None)
+                     for k, r in zip(indices, results)), key=lambda s: s.index)
     return StudyResult(verdict.label, verdict.probabilities, verdict.probabilities[verdict.label], bool(uncertain),
-                       ood, method, "axial", [slices[i] for i in order], [indices[i] for i in verdict.driving],
-                       n, clf.tag, notes)
+                       bool(results) and n_ood > OOD_STUDY_FRACTION * len(results),
+                       "segmentation" if chosen else "all slices", "axial", slices,
+                       [indices[i] for i in verdict.driving], int(data.shape[2]), clf.tag, notes)

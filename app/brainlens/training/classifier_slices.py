@@ -99,15 +99,22 @@ def tumour_areas(mask_canonical: np.ndarray, pixel_mm2: float) -> np.ndarray:
     return (mask_canonical > 0).sum(axis=(0, 1)) * pixel_mm2
 
 
+def tumour_free(areas: np.ndarray, slice_mm: float) -> np.ndarray:
+    """Per slice: no mask voxel on it or within TUMOUR_FREE_MARGIN_MM along the slice normal."""
+    margin = int(np.ceil(TUMOUR_FREE_MARGIN_MM / max(slice_mm, 1e-3)))
+    near = np.convolve((np.asarray(areas) > 0).astype(int), np.ones(2 * margin + 1, int), mode="same") > 0
+    return ~near
+
+
 def choose_slices(areas: np.ndarray, has_signal: np.ndarray, slice_mm: float, rng: np.random.Generator,
                   max_tumour: int, max_free: int) -> tuple[list[int], list[int]]:
     """Tumour slices (area >= MIN_TUMOUR_MM2) and tumour-free slices (no mask within the margin), subsampled."""
-    margin = int(np.ceil(TUMOUR_FREE_MARGIN_MM / max(slice_mm, 1e-3)))
-    any_tumour = areas > 0
-    near = np.convolve(any_tumour.astype(int), np.ones(2 * margin + 1, int), mode="same") > 0
     tumour = [int(k) for k in np.nonzero((areas >= MIN_TUMOUR_MM2) & has_signal)[0]]
-    free = [int(k) for k in np.nonzero(~near & has_signal)[0]]
-    pick = (lambda xs, n: sorted(rng.choice(xs, size=n, replace=False).tolist()) if len(xs) > n else xs)
+    free = [int(k) for k in np.nonzero(tumour_free(areas, slice_mm) & has_signal)[0]]
+
+    def pick(xs: list[int], n: int) -> list[int]:
+        return sorted(rng.choice(xs, size=n, replace=False).tolist()) if len(xs) > n else xs
+
     return pick(tumour, max_tumour), pick(free, max_free)
 
 
