@@ -75,6 +75,8 @@ def lr_factor(progress: float, warmup: float = 0.05) -> float:
 def training_set(args: argparse.Namespace, data: dict) -> tuple[np.ndarray, np.ndarray, int]:
     """2D train split, plus axial slices of the 3D studies outside the held-out fold when --volumes is given."""
     tr = np.array(data["split"]["train"])
+    if args.max_2d and len(tr) > args.max_2d:  # a cheaper fold model: a seeded random part of the 2D split
+        tr = np.sort(np.random.default_rng(args.seed).choice(tr, args.max_2d, replace=False))
     images, labels = data["images"][tr], data["labels"][tr]
     if not args.volumes:
         return images, labels, 0
@@ -193,6 +195,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache", default=None, help="preprocessed-data cache (default <out>/cache)")
     p.add_argument("--volumes", default=None,
                    help="data root with brats/ and lgg-flair/: add their axial slices (patient-wise folds)")
+    p.add_argument("--max-2d", type=int, default=None, help="use at most this many 2D train images")
     p.add_argument("--holdout-fold", type=int, default=None,
                    help="3D patients of this fold (1 or 2) are never trained on")
     return p.parse_args(argv)

@@ -93,6 +93,7 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     study["fold_models"] = fold_models
     study["n_patients"] = {src: sum(s.source == src for s in studies) for src in sorted({s.source for s in studies})}
     study["training_slices"] = {"n": int(len(keep)), "held_out_fold": holdout}
+    study["weights_source"] = PRETRAINED_SOURCE
     cal["rules"]["study"] = STUDY_RULE_TEXT
     return cal, ood, study
 
