@@ -114,11 +114,23 @@ def test_seg_without_study_is_refused(env, capsys) -> None:
 
 
 @pytest.mark.realdata
-def test_bundled_model_says_glioma_on_a_brats_case(capsys, monkeypatch) -> None:
-    case = DATA / "brats" / "Brats18_2013_20_1" / "Brats18_2013_20_1_t1ce.nii.gz"
+def test_bundled_model_says_glioma_on_a_held_out_brats_case(capsys, monkeypatch) -> None:
+    # fold 2 of classifier_slices.patient_folds: never trained on by the bundled model
+    case = DATA / "brats" / "Brats18_CBICA_ALU_1" / "Brats18_CBICA_ALU_1_t1ce.nii.gz"
     if not case.exists():
         pytest.skip("../shared/data/brats not available")
     fixtures.require_bundled("efflite0")
     monkeypatch.delenv("BRAINLENS_MODELS", raising=False)
     assert main(["classify", str(case), "--study", "--json", "--device", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out)["label"] == "glioma"
+
+
+def test_bundled_model_says_no_tumour_on_a_healthy_template(tmp_path, capsys, monkeypatch) -> None:
+    nib = pytest.importorskip("nibabel")
+    datasets = pytest.importorskip("nilearn.datasets")
+    fixtures.require_bundled("efflite0")
+    monkeypatch.delenv("BRAINLENS_MODELS", raising=False)
+    path = tmp_path / "mni152.nii.gz"
+    nib.save(datasets.load_mni152_template(resolution=1), str(path))  # tumour-free head template
+    assert main(["classify", str(path), "--study", "--json", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "notumor"

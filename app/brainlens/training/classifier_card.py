@@ -84,6 +84,7 @@ def _model_section(name: str, m: dict[str, Any]) -> list[str]:
     t, cal, lat = m["test"], m["calibration"], m["latency"]
     out = [f"### {name} ({m['parameters']:,} parameters, best epoch {m['best_epoch']}, "
            f"{m['export']['dtype']}, {m['export']['bytes'] / 1e6:.1f} MB)", "",
+           f"Evaluated {m.get('evaluated', 'in an earlier run of the script')}.", "",
            "| class | precision | recall | F1 | AUROC (one-vs-rest) | support |", "|---|---|---|---|---|---|"]
     for c in CLASS_NAMES:
         r = t["per_class"][c]

@@ -75,9 +75,11 @@ def study_section(study: dict) -> list[str]:
            f"Rule (stored in the manifest): top_k = {rule['top_k']}, threshold = {rule['threshold']:.3f}, slope = "
            f"{rule['slope']:.1f}, uncertain above study entropy {rule['entropy_threshold']:.3f} nats; fitted on "
            f"{study['rule_fit']['n_bags']} validation bags ({study['rule_fit']['n_tumour_bags']} with a tumour): "
-           f"balanced accuracy {100 * study['rule_fit']['balanced_accuracy']:.1f} %. Figures below use the "
-           "cross-fitted rules (fold f judged with the rule fitted without fold f): "
-           + "; ".join(f"fold {k}: top_k {v['top_k']}, threshold {v['threshold']:.3f}"
+           f"balanced accuracy {100 * study['rule_fit']['balanced_accuracy']:.1f} %. Figures below use cross-fitted "
+           "rules: the scored patients form two groups (the two folds when both were scored, else alternate "
+           "patients of each source) and each group is judged with the rule fitted on the other group's bags and "
+           "the 2D-validation bags: "
+           + "; ".join(f"group {k}: top_k {v['top_k']}, threshold {v['threshold']:.3f}"
                        for k, v in study["cross_fitted_rules"].items()) + ".", ""]
     by_patient: dict[str, dict[str, str]] = defaultdict(dict)
     folds: dict[str, int] = {}
@@ -100,7 +102,8 @@ def study_section(study: dict) -> list[str]:
             f"patients; uncertain {sum(r['uncertain'] for r in lgg)}; missed: {', '.join(missed) or 'none'}.",
             f"- Tumour-free slices of those studies taken alone (a study with the tumour cut out): no tumour for "
             f"{_frac(f['free_hits'], f['free_n'])} bags.",
-            f"- Healthy-slice no-tumour rate (tumour-free slices of held-out studies, slice level): "
+            "- Healthy-slice no-tumour rate (slices with no tumour within 6 mm, held-out studies at native "
+            f"thickness): "
             f"{100 * study['healthy_slice_notumor_rate']:.2f} % of {study['healthy_slices']} slices.",
             "- Segmentation-guided mode with the reference mask as the segmentation: glioma for "
             + _frac(sum(r["label"] == "glioma" for r in study["segmentation_guided"]),

@@ -47,6 +47,7 @@ class ScoredStudy:
     ood: np.ndarray  # (N,) bool
     areas: np.ndarray  # (N,) tumour mm^2 on each scored slice
     free: np.ndarray  # (N,) bool: tumour-free slice
+    native: bool = True  # False for a thick-slab version made by `thicken`
 
     @property
     def name(self) -> str:
@@ -94,7 +95,8 @@ def score_study(clf: Classifier, study: Study3D, sequence: str, fold: int, targe
     areas_all = tumour_areas(mask, pixel_mm2)
     free = tumour_free(areas_all, sz)
     scored = ScoredStudy(study.source, study.patient, sequence, fold, round(sz, 2), indices, probs,
-                         np.array([r.ood for r in results], bool), areas_all[indices], free[indices])
+                         np.array([r.ood for r in results], bool), areas_all[indices], free[indices],
+                         native=not target_mm)
     return scored, data, mask, pixel_mm2
 
 
@@ -226,11 +228,25 @@ def choose_cam_stage(clf: Classifier, studies: list[Study3D]) -> dict[int, float
     return {s: float(np.mean(h)) if h else float("nan") for s, h in hits.items()}
 
 
+def rule_groups(scored: list[ScoredStudy]) -> dict[str, int]:
+    """Patient -> 1 or 2 for cross-fitting the rule: the data folds when both were scored, otherwise the
+    scored patients of each source alternately (sorted by name), so a study is never judged by a rule fitted
+    on its own patient."""
+    if {s.fold for s in scored} == {1, 2}:
+        return {s.patient: s.fold for s in scored}
+    groups: dict[str, int] = {}
+    for source in sorted({s.source for s in scored}):
+        for rank, patient in enumerate(sorted({s.patient for s in scored if s.source == source})):
+            groups[patient] = rank % 2 + 1
+    return groups
+
+
 def evaluate_studies(scorers: dict[int, Classifier], studies: list[Study3D], folds: dict[str, int],
                      val_bags: list[Bag], cam_stage: int, log=print) -> dict:
     """Every 3D study scored by the model of its held-out fold (scorers: fold -> model that never saw it);
-    the rule cross-fitted (fold f judged with the rule fitted on the other fold's bags + 2D validation bags),
-    the product rule fitted on all of them; pointing game (Grad-CAM at `cam_stage`) on held-out studies."""
+    the rule cross-fitted between two patient groups (rule_groups; each judged with the rule fitted on the
+    other group's bags + 2D validation bags), the product rule fitted on all of them; pointing game
+    (Grad-CAM at `cam_stage`) on held-out studies."""
     scored: list[ScoredStudy] = []
     cam: dict[str, list[bool]] = {}
     for clf in scorers.values():
@@ -247,18 +263,18 @@ def evaluate_studies(scorers: dict[int, Classifier], studies: list[Study3D], fol
                 if mm is None and seq in cam_sequences(study):
                     cam.setdefault(f"{study.source} {seq}", []).extend(pointing_game(clf, data, mask, pixel_mm2))
         log(f"scored {study.patient}")
-    by_fold = {f: [b for s in scored if s.fold == f for b in s.bags()] for f in (1, 2)}
+    group = rule_groups(scored)
+    by_group = {g: [b for s in scored if group[s.patient] == g for b in s.bags()] for g in (1, 2)}
     rows, rules = [], {}
-    for f in (1, 2):
-        if not any(s.fold == f for s in scored):
-            continue
-        rule, fit = fit_rule(by_fold[3 - f] + val_bags)
-        rules[f] = {**rule.to_dict(), **fit}
-        rows += [{**verdict_row(b, rule), "fold": f, "source": s.source, "patient": s.patient,
-                  "sequence": s.sequence, "slice_mm": s.slice_mm, "ood_slices": int(s.ood.sum())}
-                 for s in scored if s.fold == f for b in s.bags()]
-    product_rule, product_fit = fit_rule(by_fold[1] + by_fold[2] + val_bags)
-    healthy = [s for s in scored if s.free.any()]
+    for g in (1, 2):
+        rule, fit = fit_rule(by_group[3 - g] + val_bags)
+        rules[g] = {**rule.to_dict(), **fit}
+        rows += [{**verdict_row(b, rule), "fold": s.fold, "rule_group": g, "source": s.source,
+                  "patient": s.patient, "sequence": s.sequence, "slice_mm": s.slice_mm,
+                  "ood_slices": int(s.ood.sum())}
+                 for s in scored if group[s.patient] == g for b in s.bags()]
+    product_rule, product_fit = fit_rule(by_group[1] + by_group[2] + val_bags)
+    healthy = [s for s in scored if s.native and s.free.any()]
     nt = CLASS_NAMES.index(NO_TUMOUR)
     free_pred = np.concatenate([s.probs[s.free].argmax(1) for s in healthy]) if healthy else np.zeros(0)
     seg_rows = []

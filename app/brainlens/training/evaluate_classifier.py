@@ -87,9 +87,11 @@ def _mean_probs(sample_logits: np.ndarray, t: float) -> np.ndarray:
 
 
 def calibrate(arch: str, net: torch.nn.Module, data: dict, mc_samples: int,
-              extra_train: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[dict, classifier_ood.OODStats]:
+              extra_train: tuple[np.ndarray, np.ndarray] | None = None,
+              max_train: int | None = None) -> tuple[dict, classifier_ood.OODStats]:
     """Temperature, entropy threshold and OOD statistics/threshold, all from train/validation only.
-    extra_train: further training images (the 3D-study slices the model was trained on) for the OOD fit."""
+    extra_train: further training images (the 3D-study slices the model was trained on) for the OOD fit;
+    max_train: fit the OOD statistics on a seeded random subset of that many 2D train images (CPU time)."""
     images, labels = data["images"], data["labels"]
     tr, va = np.array(data["split"]["train"]), np.array(data["split"]["val"])
     clf = from_network(net, arch, arch, mc_samples=mc_samples)
@@ -102,6 +104,8 @@ def calibrate(arch: str, net: torch.nn.Module, data: dict, mc_samples: int,
     correct = p_val.argmax(1) == y_val
     ent_t = metrics.entropy_threshold(ent, correct, TARGET_CONFIDENT_ACC, MAX_FLAGGED)
     _log(f"{arch}: T={t:.3f}, entropy threshold {ent_t:.3f}; train embeddings ({len(tr)} images)")
+    if max_train and len(tr) > max_train:
+        tr = np.sort(np.random.default_rng(0).choice(tr, max_train, replace=False))
     _, train_emb = _batched_logits(clf, images[tr], mc=0, tta=False)
     train_y = labels[tr]
     if extra_train is not None:
@@ -120,6 +124,7 @@ def calibrate(arch: str, net: torch.nn.Module, data: dict, mc_samples: int,
                 "flagged_uncertain": float(flagged.mean()),
                 "confident_accuracy": float(correct[~flagged].mean()) if (~flagged).any() else float("nan"),
                 "ood_flagged": float((val_scores > ood_t).mean())},
+        "ood_fit_images": int(len(tr) + (0 if extra_train is None else len(extra_train[0]))),
         "rules": {
             "temperature": "minimise validation NLL of the predictive mean (TTA + MC dropout) over T",
             "uncertain": (f"entropy > threshold; threshold = largest validation entropy whose confident subset "
@@ -237,6 +242,7 @@ def evaluate_arch(arch: str, args: argparse.Namespace, data: dict, models: Path)
         "arch": arch, "parameters": count_parameters(net), "best_epoch": int(ckpt.get("epoch", 0)),
         "export": exported, "calibration": cal, "test": test, "ood_probe": probes, "latency": lat,
         "brats_sanity": brats, "study": study_eval,
+        "evaluated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "training": {"elapsed_minutes": round(float(train.get("elapsed", float("nan"))) / 60, 1),
                      "epochs": train.get("epoch"), "stop_reason": train.get("stop_reason"),
                      "device": train.get("device"), "threads": (train.get("args") or {}).get("threads"),

