@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from brainlens.core import window_level
-from brainlens.core.colors import BRATS_NAMES, colormap_lut, label_lut
+from brainlens.core.colors import colormap_lut, label_lut
 from brainlens.core.geometry import PLANE_NORMAL_AXIS, Reorientation, to_canonical
 from brainlens.core.label_edit import LabelHistory
 from brainlens.core.labels import LABEL_NAMES
