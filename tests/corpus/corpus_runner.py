@@ -101,7 +101,6 @@ def run_one(case: Case, label: str, argv: list[str], target: Path | None, code: 
             heavy_timeout: float = 300) -> Run:
     env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": "offscreen",
            "PYTHONWARNINGS": "", **case.env}
-    env.setdefault("BRAINLENS_SETTINGS_DIR", tempfile.mkdtemp(prefix="brainlens-corpus-settings-"))
     heavy = label.startswith(("classify", "segment")) or case.cls == "manifest"
     timeout = heavy_timeout if heavy else heavy_timeout / 3
     before, target_before = _snapshot(protect), _state(target)
@@ -149,6 +148,9 @@ def run_one(case: Case, label: str, argv: list[str], target: Path | None, code: 
 def run_cases(cases: list[Case], work: Path, code: Path = APP, workers: int = 2,
               heavy_timeout: float = 300) -> list[Run]:
     protect = [str(p) for p in (work / "output").rglob("*") if p.is_file() and "models" not in p.parts]
+    if "BRAINLENS_SETTINGS_DIR" not in os.environ:  # the GUI runs (--screenshot) keep their settings here
+        (work / "settings").mkdir(exist_ok=True)
+        os.environ["BRAINLENS_SETTINGS_DIR"] = str(work / "settings")
     jobs = []
     for n, case in enumerate(cases):
         out = work / "runs" / f"{n:04d}"
