@@ -1,6 +1,6 @@
 """Batch-1 CPU latency of the tumour-type classifier: plain, TTA + MC dropout, Grad-CAM (run by hand).
 
-    .venv/bin/python benchmarks/bench_classify.py [--model brainresnet] [--runs 100] [--threads N] [--image FILE]
+    .venv/bin/python benchmarks/bench_classify.py [--model NAME] [--runs 100] [--threads N] [--image FILE]
 
 Times are end to end from a numpy image (preprocessing included), median over --runs after a warm-up;
 wall-clock and process CPU time are both printed (they differ when other jobs share the CPU).
@@ -19,7 +19,7 @@ from brainlens.core.phantom import phantom_slice
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="brainresnet")
+    p.add_argument("--model", default=None, help="bundled classifier (default: the product default)")
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--image", default=None, help="an image file to time instead of the synthetic slice")

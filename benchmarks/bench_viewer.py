@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("BRAINLENS_SETTINGS_DIR", tempfile.mkdtemp(prefix="brainlens-bench-"))
 if not os.environ.get("DISPLAY"):
@@ -57,6 +58,44 @@ def timed_load(window, app, opener) -> float:
     return time.perf_counter() - t0
 
 
+def plane_redraw_ms(window, app, steps: int = 100) -> float:
+    """Milliseconds per axial step of one 256 x 256 plane with a label and a heatmap overlay visible, paint
+    included (single-plane layout, so the number is per plane)."""
+    import numpy as np
+
+    from brainlens.core.volume import Study, Volume
+    from brainlens.jobs.tasks import prepare_study
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(500, 80, (256, 256, 120)).astype(np.float32)
+    loaded = prepare_study(Study([Volume(data, np.diag([0.9, 0.9, 1.2, 1.0]), "bench")], Path("bench")),
+                           lambda *a: None, lambda: False)
+    window._show_study(loaded, None)
+    base = window.scene_model.base
+    labels = np.zeros(data.shape, np.uint8)
+    labels[80:160, 90:170, :] = 1
+    labels[100:140, 110:150, :] = 4
+    window.scene_model.add_label_layer("labels", labels, base)
+    window.scene_model.add_heatmap_layer("heat", rng.random(data.shape, dtype=np.float32), base, threshold=0.2)
+    window.set_layout_mode("axial")
+    size = window.size()
+    window.resize(1024, 700)  # the smallest screen the viewer is checked at; paint cost grows with the view
+    view = window.ortho.views["axial"]
+    app.processEvents()
+    scene = window.scene_model
+    scene.set_cursor_voxel([128, 128, 0])
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(steps):
+        scene.move_slice("axial", 1 if (i // 100) % 2 == 0 else -1)
+        view.viewport().repaint()
+    ms = (time.perf_counter() - t0) / steps * 1000
+    cpu_ms = (time.process_time() - c0) / steps * 1000  # steadier than wall time on a busy machine
+    print(f"  (axial view {view.width()} x {view.height()} px; CPU time {cpu_ms:.2f} ms per step)")
+    window.set_layout_mode("ortho")
+    window.resize(size)
+    return ms
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--study", help="also measure a real study (file or folder)")
@@ -77,6 +116,8 @@ def main() -> None:
     print(f"demo phantom load (build + prepare + display): {timed_load(window, app, window.open_demo):.2f} s")
     print(f"axial scrolling, ortho layout, phantom {window.scene_model.base.canonical.shape}: "
           f"{scroll_rate(window, app, args.steps):.0f} slices/s")
+    print(f"one 256 x 256 plane with a label and a heatmap overlay: {plane_redraw_ms(window, app):.2f} ms "
+          "per slice step (paint included; target <= 8 ms)")
     if args.study:
         secs = timed_load(window, app, lambda: window.open_path(args.study))
         base = window.scene_model.base

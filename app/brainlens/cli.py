@@ -42,6 +42,9 @@ def _gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="open the built-in synthetic head phantom")
     p.add_argument("--screenshot", metavar="FILE", help="render the window offscreen to a PNG and exit")
     p.add_argument("--layout", choices=("ortho", "axial"), default=None, help="view layout")
+    p.add_argument("--run", action="append", choices=("classify", "segment"), default=[],
+                   help="run the AI offscreen before the capture (repeatable; same code as the AI menu)")
+    p.add_argument("--export", metavar="DIR", help="write the Export menu's files to DIR (offscreen) and exit")
     return p
 
 

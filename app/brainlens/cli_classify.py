@@ -1,4 +1,5 @@
 """`brainlens classify PATH... [--json] [--gradcam DIR] [--plane axial|coronal|sagittal] [--device ...] [--model NAME]`
+`brainlens classify STUDY --study [--seg LABELS] [--json]`: a study-level verdict (see cli_classify_study).
 
 PATH: image files (PNG/JPG/TIFF/BMP, grey or RGB, 8/16-bit), folders of images, or a study (DICOM file or
 folder, NIfTI, NRRD): every slice of --plane that holds head signal is then classified. --json prints a
@@ -31,8 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gradcam", metavar="DIR", help="write a Grad-CAM overlay PNG per image/slice here")
     parser.add_argument("--plane", choices=PLANES, default="axial", help="slice plane for 3D studies")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    parser.add_argument("--model", default="brainresnet", help="bundled classifier (default brainresnet)")
+    parser.add_argument("--model", default=None,
+                        help="bundled classifier (default: efflite0 when bundled, else brainresnet)")
     parser.add_argument("--batch", type=int, default=32, help="slices per batch (default 32)")
+    parser.add_argument("--study", action="store_true",
+                        help="one study-level verdict per 3D series instead of per-slice results")
+    parser.add_argument("--seg", metavar="LABELS", help="with --study: tumour label volume on the study's grid")
 
 
 @dataclass
@@ -153,6 +158,12 @@ def _gradcam_dir(arg: str | None) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     cam_dir = _gradcam_dir(args.gradcam)
     items, volumes = expand(list(args.paths))
+    if args.study:
+        from brainlens.cli_classify_study import run_study
+
+        return run_study(args, items, volumes)
+    if args.seg:
+        raise InputError("--seg needs --study")
     from brainlens.core.geometry import to_canonical
     from brainlens.ml.classifier_engine import load_classifier
     from brainlens.ml.classify import classify_many

@@ -11,19 +11,16 @@ Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from brainlens.cli_output import strict_records
 from brainlens.core.errors import InputError, LoadError
 from brainlens.core.volume import SEQUENCES, Study, Volume
 from brainlens.io.publish import check_out_dir, publish_dir
+from brainlens.io.writers import measurements_csv, write_nifti
 
 OUTPUTS = ("mask.nii.gz", "uncertainty.nii.gz", "measurements.json", "measurements.csv")
 
@@ -88,35 +85,6 @@ def _input_paths(args: argparse.Namespace) -> set[Path]:
     return out
 
 
-def measurements_csv(doc: dict[str, Any]) -> str:
-    """Long-format CSV: item, measure, value, unit."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["item", "measure", "value", "unit"])
-    for name, r in doc["regions"].items():
-        w.writerow([name, "volume_ml", f"{r['volume_ml']:.3f}", "ml"])
-        lo, hi = r.get("volume_ml_range", [None, None])
-        w.writerow([name, "volume_ml_p5", f"{lo:.3f}", "ml"])
-        w.writerow([name, "volume_ml_p95", f"{hi:.3f}", "ml"])
-        w.writerow([name, "max_diameter_mm", f"{r.get('max_diameter_mm', 0.0):.1f}", "mm"])
-        w.writerow([name, "lesions", len(r.get("lesions", [])), "count"])
-    rano = doc.get("rano")
-    if rano:
-        for key, unit in (("longest_mm", "mm"), ("perpendicular_mm", "mm"), ("product_mm2", "mm2"),
-                          ("slice_index", "index")):
-            w.writerow(["rano_enhancing", key, rano[key], unit])
-    return buf.getvalue()
-
-
-def _write_nifti(vol: Volume, path: str) -> None:
-    import nibabel as nib
-
-    img = nib.Nifti1Image(np.asarray(vol.data), vol.affine)
-    img.set_qform(vol.affine, code=1)
-    img.set_sform(vol.affine, code=1)
-    nib.save(img, path)
-
-
 def check_targets(out_dir: Path, inputs: set[Path]) -> list[Path]:
     """The four output paths; refuses any that is one of the inputs (checked before any work is done)."""
     targets = [(out_dir / name).resolve() for name in OUTPUTS]
@@ -131,8 +99,8 @@ def write_outputs(result: Any, doc: dict[str, Any], out_dir: Path, inputs: set[P
     check_targets(out_dir, inputs)
 
     def write(folder: Path) -> None:
-        _write_nifti(result.mask, str(folder / OUTPUTS[0]))
-        _write_nifti(result.uncertainty, str(folder / OUTPUTS[1]))
+        write_nifti(result.mask, folder / OUTPUTS[0])
+        write_nifti(result.uncertainty, folder / OUTPUTS[1])
         (folder / OUTPUTS[2]).write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         (folder / OUTPUTS[3]).write_text(measurements_csv(doc), encoding="utf-8")
 

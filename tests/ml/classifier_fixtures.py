@@ -12,8 +12,10 @@ from brainlens.core.phantom import phantom_slice
 BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
-def export_random_classifier(directory: Path, arch: str = "brainresnet", seed: int = 0) -> Path:
-    """Write <directory>/<arch>.safetensors + manifest with OOD statistics fitted on random-image features."""
+def export_random_classifier(directory: Path, arch: str = "brainresnet", seed: int = 0,
+                             extra: dict | None = None) -> Path:
+    """Write <directory>/<arch>.safetensors + manifest with OOD statistics fitted on random-image features;
+    `extra` adds manifest fields (e.g. a study_rule)."""
     import torch
 
     from brainlens.ml import classifier_ood
@@ -27,7 +29,7 @@ def export_random_classifier(directory: Path, arch: str = "brainresnet", seed: i
         feats = embed(net, torch.randn(24, 1, 256, 256)).numpy()
     ood = classifier_ood.fit(feats, np.arange(24) % 4, 4)
     extra = {"arch": arch, "temperature": 1.5, "entropy_threshold": 1.2, "ood_threshold": 1e6,
-             "ood_feature_scale": ood.scale, "mc_samples": 4}
+             "ood_feature_scale": ood.scale, "mc_samples": 4, **(extra or {})}
     write_weights({**net.state_dict(), **ood.to_tensors()}, arch, "test", "classifier",
                   input={"size": [256, 256], "channels": 1, "preprocess": PREPROCESS_ID},
                   labels=list(CLASS_NAMES), extra=extra, directory=directory, half=arch == "gbmnet")

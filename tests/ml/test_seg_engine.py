@@ -108,16 +108,3 @@ def test_cancel_stops_between_windows(study, model_dir: Path) -> None:
         segment(study, cancel=lambda: True, samples=1, device="cpu", model_dir=model_dir)
 
 
-def test_small_components_are_removed_but_the_largest_stays() -> None:
-    from brainlens.ml.segment import remove_small_components
-
-    labels = np.zeros((30, 30, 30), np.uint8)
-    labels[2:12, 2:12, 2:12] = 2  # 1 ml at 1 mm
-    labels[5:8, 5:8, 5:8] = 4
-    labels[20:23, 20:23, 20:23] = 4  # 0.027 ml speck far away
-    out = remove_small_components(labels, np.eye(4), 0.5)
-    assert out[21, 21, 21] == 0 and out[6, 6, 6] == 4 and out[3, 3, 3] == 2
-    # Every component below the threshold: the largest one is still kept.
-    only_small = remove_small_components(labels, np.eye(4), 5.0)
-    assert only_small[6, 6, 6] == 4 and only_small[21, 21, 21] == 0
-    assert np.array_equal(remove_small_components(labels, np.eye(4), 0.0), labels)

@@ -71,19 +71,41 @@ def tiny_brats(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_tiny_training_run_checkpoints_and_resumes(tiny_brats: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_clinical(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seven FLAIR-only phantom 'patients' laid out like lgg-flair (<id>_flair / <id>_mask), skull on."""
+    from brainlens.core.phantom import make_head_phantom_with_labels
+
+    root = tmp_path_factory.mktemp("lgg")
+    for i in range(7):
+        study, labels = make_head_phantom_with_labels(shape=(40, 48, 16), spacing_mm=3.0, seed=10 + i,
+                                                      orientation="RAS")
+        flair = next(v for v in study.series if v.sequence == "flair")
+        nib.save(nib.Nifti1Image(flair.data, flair.affine), str(root / f"C{i}_flair.nii.gz"))
+        nib.save(nib.Nifti1Image((labels.data > 0).astype(np.uint8), labels.affine), str(root / f"C{i}_mask.nii.gz"))
+    return root
+
+
+def test_tiny_training_run_checkpoints_and_resumes(tiny_brats: Path, tiny_clinical: Path, tmp_path: Path) -> None:
     pytest.importorskip("monai")
     from brainlens.training.segmenter import main
 
     out = tmp_path / "run"
-    args = ["--data", str(tiny_brats), "--out", str(out), "--max-minutes", "0.01", "--epoch-steps", "1",
-            "--max-steps", "1", "--batch", "1"]
+    args = ["--data", str(tiny_brats), "--lgg", str(tiny_clinical), "--out", str(out), "--max-minutes", "0.01",
+            "--epoch-steps", "1", "--max-steps", "1", "--batch", "2"]
     assert main(args) == 0
     assert {"last.pt", "best.pt", "train.log", "summary.json", "split.json"} <= {p.name for p in out.iterdir()}
-    assert len(list((out / "cache").glob("*.npz"))) == 7
+    assert len(list((out / "cache").glob("*.npz"))) == 7 + 7
+    split = json.loads((out / "split.json").read_text())
+    assert split["lgg-flair"]["train"] and split["brats"]["train"]
+    cached = np.load(next((out / "cache").glob("lgg_*.npz")))
+    assert cached["image"][1:].max() == 0, "a FLAIR-only case has empty T1 / T1c / T2 channels"
+    assert cached["regions"][1:].sum() == 0 and cached["regions"][0].sum() > 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 1 and len(summary["history"]) == 1
     assert 0.0 <= summary["best_val_mean_dice"] <= 1.0
     assert main(args + ["--resume"]) == 0
     log = (out / "train.log").read_text()
     assert "resumed at step 1" in log
+    history = json.loads((out / "summary.json").read_text())["history"]
+    assert "clinical_flair" in history[0]["val"], "validation scores the clinical cases too"

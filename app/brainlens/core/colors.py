@@ -9,9 +9,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-# BraTS convention: 1 necrotic / non-enhancing core, 2 oedema, 4 enhancing tumour.
-BRATS_COLORS: dict[int, tuple[int, int, int]] = {1: (230, 60, 50), 2: (60, 200, 90), 4: (255, 215, 0)}
-BRATS_NAMES: dict[int, str] = {1: "necrotic core", 2: "oedema", 4: "enhancing"}
+from brainlens.core.labels import LABEL_COLORS
+
 _FALLBACK = [(31, 119, 180), (255, 127, 14), (148, 103, 189), (23, 190, 207), (227, 119, 194),
              (140, 86, 75), (188, 189, 34), (127, 127, 127)]
 
@@ -50,7 +49,7 @@ def colormap_lut(name: str = "gray", n: int = 256, alpha: int = 255, transparent
 
 
 def label_color(label: int) -> tuple[int, int, int]:
-    return BRATS_COLORS.get(label, _FALLBACK[label % len(_FALLBACK)])
+    return LABEL_COLORS.get(label, _FALLBACK[label % len(_FALLBACK)])
 
 
 def label_lut(colors: Mapping[int, tuple[int, int, int]] | None = None,

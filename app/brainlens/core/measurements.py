@@ -14,12 +14,9 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
 from brainlens.core.geometry import axis_mapping
+from brainlens.core.labels import REGION_LABELS
 
-REGIONS: dict[str, tuple[int, ...]] = {
-    "whole_tumor": (1, 2, 4),
-    "tumor_core": (1, 4),
-    "enhancing_tumor": (4,),
-}
+REGIONS = REGION_LABELS  # region key -> label values, from the one definition in core.labels
 _CONN26 = np.ones((3, 3, 3), dtype=bool)
 PERPENDICULAR_TOLERANCE_DEG = 5.0
 _SMALL_COMPONENT = 64  # voxels; below this a component's diameter is found by brute force

@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from brainlens.core.labels import LABEL_NAMES
 from brainlens.core.volume import Study, Volume
 
 PHANTOM_SOURCE = Path("<synthetic phantom>")
-LABEL_NAMES = {1: "necrotic core", 2: "oedema", 4: "enhancing rim"}
-
 # tissue classes of the label image built below
 _BG, _SCALP, _SKULL, _CSF, _GM, _WM, _OEDEMA, _NECROSIS, _ENHANCING, _MUSCLE = range(10)
 # Rough MR contrasts (arbitrary units) per tissue:
@@ -60,8 +59,9 @@ def _ellipsoid_r(x, y, z, centre, axes) -> np.ndarray:
                    + ((z - centre[2]) / axes[2]) ** 2)
 
 
-def _tissues(shape: tuple[int, int, int], spacing: float, rng: np.random.Generator) -> np.ndarray:
-    """Tissue class per voxel on a canonical RAS grid centred on the head."""
+def _tissues(shape: tuple[int, int, int], spacing: float, rng: np.random.Generator,
+             lesion: bool = True) -> np.ndarray:
+    """Tissue class per voxel on a canonical RAS grid centred on the head (a healthy head without ``lesion``)."""
     axes_idx = [(np.arange(n, dtype=np.float32) - (n - 1) / 2) * spacing for n in shape]
     x, y, z = np.meshgrid(*axes_idx, indexing="ij", sparse=True)
     ext = [(n - 1) * spacing / 2 for n in shape]  # half field of view per axis, mm
@@ -107,6 +107,8 @@ def _tissues(shape: tuple[int, int, int], spacing: float, rng: np.random.Generat
         t[(re < 1.5) & (r < 1.0)] = _SCALP
         t[re < 1.0] = _CSF
     brain |= stem | cereb
+    if not lesion:
+        return t
 
     # lesion in the right hemisphere: necrotic core, enhancing rim, oedema spreading mostly in white matter
     c = (0.36 * ext[0], 0.2 * ext[1], 0.3 * ext[2])
@@ -143,11 +145,13 @@ def _check(shape, spacing_mm, orientation) -> tuple[tuple[int, int, int], float]
 
 
 def make_head_phantom_with_labels(shape: tuple[int, int, int] = (112, 136, 112), spacing_mm: float = 1.4,
-                                  seed: int = 0, orientation: str = "LPS") -> tuple[Study, Volume]:
-    """The four-sequence phantom Study and its uint8 BraTS-convention label Volume (same grid)."""
+                                  seed: int = 0, orientation: str = "LPS",
+                                  lesion: bool = True) -> tuple[Study, Volume]:
+    """The four-sequence phantom Study and its uint8 BraTS-convention label Volume (same grid);
+    ``lesion=False`` gives a healthy head (all-zero labels)."""
     shape, spacing = _check(shape, spacing_mm, orientation)
     rng = np.random.default_rng(seed)
-    tissue = _tissues(shape, spacing, rng)
+    tissue = _tissues(shape, spacing, rng, lesion)
     affine = _affine(shape, spacing, orientation)
     params = {"shape": list(shape), "spacing_mm": spacing, "seed": int(seed), "orientation": orientation}
     bias = (1.0 + 0.08 * _smooth_noise(rng, shape, 32)).astype(np.float32)
@@ -175,6 +179,21 @@ def make_head_phantom_with_labels(shape: tuple[int, int, int] = (112, 136, 112),
                     None, meta)
     study = Study(series, PHANTOM_SOURCE, ["synthetic phantom: not patient data"])
     return study, labels
+
+
+def phantom_tissue_classes(shape: tuple[int, int, int] = (112, 136, 112), spacing_mm: float = 1.4, seed: int = 0,
+                           orientation: str = "LPS", lesion: bool = True) -> Volume:
+    """The tissue class per voxel (TISSUES names them) of the phantom with the same arguments: the truth
+    a brain extraction is checked against (brain = GM, WM, CSF inside the skull and lesion classes)."""
+    shape, spacing = _check(shape, spacing_mm, orientation)
+    tissue = _tissues(shape, spacing, np.random.default_rng(seed), lesion)
+    return Volume(_orient(tissue.astype(np.uint8), orientation), _affine(shape, spacing, orientation),
+                  "Synthetic tissue classes", None, {"synthetic": True, "is_label": True})
+
+
+TISSUES = {_BG: "background", _SCALP: "scalp fat", _SKULL: "skull", _CSF: "CSF", _GM: "grey matter",
+           _WM: "white matter", _OEDEMA: "oedema", _NECROSIS: "necrosis", _ENHANCING: "enhancing rim",
+           _MUSCLE: "muscle / soft tissue"}
 
 
 def make_head_phantom(shape: tuple[int, int, int] = (112, 136, 112), spacing_mm: float = 1.4, seed: int = 0,

@@ -12,21 +12,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from brainlens.core.colors import BRATS_NAMES, colormap_lut, label_lut
+from brainlens.core import window_level
+from brainlens.core.colors import colormap_lut, label_lut
 from brainlens.core.geometry import PLANE_NORMAL_AXIS, Reorientation, to_canonical
+from brainlens.core.label_edit import LabelHistory
+from brainlens.core.labels import LABEL_NAMES
 from brainlens.core.volume import Volume
 
 # (horizontal, vertical) canonical axes of each plane's 2D slice
 PLANE_AXES = {"axial": (0, 1), "coronal": (0, 2), "sagittal": (1, 2)}
-# name -> (low, high) percentiles of the volume's intensities
-WINDOW_PRESETS: dict[str, tuple[float, float]] = {
-    "Auto (1-99.5 %)": (1.0, 99.5),
-    "Full range": (0.0, 100.0),
-    "Wide (0.1-99.9 %)": (0.1, 99.9),
-    "Brain contrast (20-99 %)": (20.0, 99.0),
-    "Bright lesions (50-99.9 %)": (50.0, 99.9),
-}
-DEFAULT_PRESET = "Auto (1-99.5 %)"
+# name -> percentiles (see core.window_level, which also clamps and scales the right-drag)
+WINDOW_PRESETS = window_level.PRESETS
+DEFAULT_PRESET = window_level.DEFAULT
 
 
 class Event:
@@ -48,19 +45,7 @@ class Event:
             cb(*args)
 
 
-def percentile_levels(data: np.ndarray, low: float, high: float, max_samples: int = 1_000_000
-                      ) -> tuple[float, float]:
-    """Intensity percentiles on a strided subsample (exact enough for display, fast on big volumes)."""
-    flat = data.reshape(-1)
-    step = max(1, flat.size // max_samples)
-    sample = flat[::step].astype(np.float32, copy=False)
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return 0.0, 1.0
-    lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
-    if hi <= lo:  # constant image: still give the renderer a valid range
-        hi = lo + 1.0
-    return lo, hi
+percentile_levels = window_level.percentile_levels
 
 
 @dataclass
@@ -76,7 +61,7 @@ class SeriesDisplay:
     @classmethod
     def prepare(cls, vol: Volume) -> SeriesDisplay:
         canon, reo = to_canonical(vol)
-        levels = percentile_levels(canon.data, *WINDOW_PRESETS[DEFAULT_PRESET])
+        levels = window_level.preset_levels(canon.data, DEFAULT_PRESET)
         rng = percentile_levels(canon.data, 0.0, 100.0)
         return cls(vol, canon, reo, levels, rng)
 
@@ -95,14 +80,29 @@ class Layer:
     visible: bool = True
     opacity: float = 0.6
     changed: Event = field(default_factory=Event, repr=False)
+    # where the data came from: the source grid and the reorientation that made ``data`` from it
+    source: Volume | None = field(default=None, repr=False)
+    reorientation: Reorientation | None = field(default=None, repr=False)
 
     def update(self, **changes: object) -> None:
         for key, value in changes.items():
-            if not hasattr(self, key) or key in ("data", "affine", "changed"):
+            if not hasattr(self, key) or key in _NOT_DISPLAY:
                 raise AttributeError(f"{type(self).__name__} has no display setting {key!r}")
             setattr(self, key, value)
         self.opacity = float(np.clip(self.opacity, 0.0, 1.0))
         self.changed.emit(self)
+
+    def source_data(self) -> np.ndarray:
+        """The layer's values on its source grid (what export writes), bit-exact inverse of the display."""
+        if self.reorientation is None:
+            raise ValueError(f"layer {self.name!r} does not know its source grid")
+        return np.ascontiguousarray(self.reorientation.invert(self.data))
+
+    def source_volume(self, name: str | None = None) -> Volume:
+        """A Volume on the source grid with the source affine, ready to save."""
+        if self.source is None:
+            raise ValueError(f"layer {self.name!r} does not know its source grid")
+        return self.source.with_data(self.source_data(), name or self.name)
 
     def fits(self, series: SeriesDisplay | None) -> bool:
         """True when this layer lies on the grid of ``series`` (so it can be drawn over it)."""
@@ -117,14 +117,65 @@ class LabelLayer(Layer):
     outline: bool = False
     hidden_labels: frozenset[int] = frozenset()
     colors: dict[int, tuple[int, int, int]] = field(default_factory=dict)
-    label_names: dict[int, str] = field(default_factory=lambda: dict(BRATS_NAMES))
+    label_names: dict[int, str] = field(default_factory=lambda: dict(LABEL_NAMES))
     present: tuple[int, ...] = ()
+    # "automatic" (a model: origin["model"], origin["version"]), "manual" or "file"
+    origin: dict[str, str] = field(default_factory=lambda: {"kind": "file"})
+    edited: bool = False
+    history: LabelHistory = field(default_factory=LabelHistory, repr=False)
 
     def __post_init__(self) -> None:
         self.data = np.ascontiguousarray(self.data, dtype=np.uint8)
         if not self.present:
-            counts = np.bincount(self.data.reshape(-1), minlength=256)  # much faster than np.unique here
-            self.present = tuple(int(v) for v in np.flatnonzero(counts[1:]) + 1)
+            self._count_present()
+
+    def _count_present(self) -> None:
+        counts = np.bincount(self.data.reshape(-1), minlength=256)  # much faster than np.unique here
+        self.present = tuple(int(v) for v in np.flatnonzero(counts[1:]) + 1)
+
+    # ---- editing (one stroke = one undo step) --------------------------------------------------------
+    def begin_stroke(self) -> None:
+        self.history.begin()
+
+    def end_stroke(self) -> None:
+        if self.history.end(self.data) is not None:
+            self._edited()
+
+    def paint(self, indices: np.ndarray, value: int) -> bool:
+        """Set the voxels (flat canonical indices) to ``value``; inside begin/end_stroke they form one step."""
+        if not 0 <= int(value) <= 255:
+            raise ValueError(f"label value {value} outside 0..255")
+        open_stroke = self.history.stroke_open
+        if not self.history.write(self.data, indices, int(value)):
+            return False
+        if not open_stroke:
+            self._edited()
+        else:
+            self._refresh()
+        return True
+
+    def erase(self, indices: np.ndarray) -> bool:
+        return self.paint(indices, 0)
+
+    def undo(self) -> bool:
+        if self.history.undo(self.data) is None:
+            return False
+        self._edited()
+        return True
+
+    def redo(self) -> bool:
+        if self.history.redo(self.data) is None:
+            return False
+        self._edited()
+        return True
+
+    def _edited(self) -> None:
+        self.edited = bool(self.history.undo_stack) or self.edited
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._count_present()
+        self.changed.emit(self)
 
     def lut(self) -> np.ndarray:
         return label_lut(self.colors, [v for v in self.present if v not in self.hidden_labels])
@@ -157,6 +208,9 @@ class HeatmapLayer(Layer):
         return float(self.threshold), float(max(self.vmax, self.threshold + 1e-6))
 
 
+_NOT_DISPLAY = ("data", "affine", "changed", "source", "reorientation", "history", "edited", "origin")
+
+
 class Scene:
     """Series on show, shared cursor (world RAS mm), window/level and layers; emits events on change."""
 
@@ -166,6 +220,7 @@ class Scene:
         self.layers: list[Layer] = []
         self.window: tuple[float, float] = (0.0, 1.0)
         self.preset: str = DEFAULT_PRESET
+        self.inverted = False  # grey scale drawn white-to-black (window_changed fires when it flips)
         self.cursor_world = np.zeros(3)
         self.series_changed = Event()  # new study or another series shown
         self.cursor_changed = Event()
@@ -277,50 +332,75 @@ class Scene:
         self.window_changed.emit()
 
     def adjust_window(self, d_centre: float, d_width: float) -> None:
-        """Right-drag: shift the centre and scale the width by fractions of the data range."""
-        lo, hi = self.window
-        span = max(self.base.data_range[1] - self.base.data_range[0], 1e-6) if self.base else 1.0
-        centre = (lo + hi) / 2 + d_centre * span
-        width = max((hi - lo) * (1.0 + d_width), span * 1e-3)
+        """Right-drag: shift the centre and widen by fractions of the image's robust range, clamped."""
+        if self.base is None:
+            return
         self.preset = "Custom"
-        self.set_window(centre - width / 2, centre + width / 2)
+        self.set_window(*window_level.dragged_window(self.window, d_centre, d_width, self.base.data_range,
+                                                     self.base.levels))
+
+    def set_width_level(self, width: float, level: float) -> None:
+        """Numeric W/L entry (clamped to the data like a drag)."""
+        if self.base is None:
+            return
+        self.preset = "Custom"
+        self.set_window(*window_level.window_from_width_level(width, level, self.base.data_range,
+                                                             self.base.levels))
+
+    def set_inverted(self, on: bool) -> None:
+        self.inverted = bool(on)
+        self.window_changed.emit()
 
     def apply_preset(self, name: str) -> None:
         if self.base is None:
             return
-        low, high = WINDOW_PRESETS[name]
         self.preset = name
-        self.set_window(*percentile_levels(self.base.canonical.data, low, high))
+        self.set_window(*window_level.preset_levels(self.base.canonical.data, name))
 
     # ---- layers -------------------------------------------------------------------------------------
-    def _to_base_grid(self, data: np.ndarray, reference: SeriesDisplay | None) -> tuple[np.ndarray, np.ndarray]:
+    def _to_base_grid(self, data: np.ndarray, reference: SeriesDisplay | None) -> tuple[np.ndarray, dict]:
+        """Source-grid data -> (canonical data, the affine/source/reorientation fields of a Layer)."""
         ref = reference or self.base
         if ref is None:
             raise ValueError("no series on show to put a layer on")
         if data.shape[:3] != ref.source.shape:
             raise ValueError(f"layer shape {data.shape} does not match the series grid {ref.source.shape}")
-        return np.ascontiguousarray(ref.reorientation.apply(data)), ref.canonical.affine.copy()
+        grid = {"affine": ref.canonical.affine.copy(), "source": ref.source, "reorientation": ref.reorientation}
+        return np.ascontiguousarray(ref.reorientation.apply(data)), grid
 
     def add_label_layer(self, name: str, source_data: np.ndarray, reference: SeriesDisplay | None = None,
                         **display: object) -> LabelLayer:
         """Labels given on the reference series' SOURCE grid (as a segmenter or a file produces them)."""
-        data, aff = self._to_base_grid(np.asarray(source_data).astype(np.uint8, copy=False), reference)
-        layer = LabelLayer(name, data, aff, **display)  # type: ignore[arg-type]
+        data, grid = self._to_base_grid(np.asarray(source_data).astype(np.uint8, copy=False), reference)
+        layer = LabelLayer(name, data, **grid, **display)  # type: ignore[arg-type]
         self.layers.append(layer)
         self.layers_changed.emit()
         return layer
 
     def add_heatmap_layer(self, name: str, source_data: np.ndarray, reference: SeriesDisplay | None = None,
                           **display: object) -> HeatmapLayer:
-        data, aff = self._to_base_grid(np.asarray(source_data, dtype=np.float32), reference)
+        data, grid = self._to_base_grid(np.asarray(source_data, dtype=np.float32), reference)
         if "vmax" not in display:
             finite = data[np.isfinite(data)]
             display["vmax"] = float(finite.max()) if finite.size else 1.0
-        layer = HeatmapLayer(name, data, aff, **display)  # type: ignore[arg-type]
+        layer = HeatmapLayer(name, data, **grid, **display)  # type: ignore[arg-type]
         self.layers.append(layer)
         self.layers_changed.emit()
         return layer
 
-    def remove_layer(self, layer: Layer) -> None:
+    def raise_layer(self, layer: Layer) -> None:
+        """Draw ``layer`` above the others (e.g. a mask over a heatmap added later)."""
         self.layers.remove(layer)
+        self.layers.append(layer)
+        self.layers_changed.emit()
+
+    def remove_layer(self, layer: Layer) -> int:
+        """Remove ``layer``; returns where it was, so an undo can ``insert_layer`` it back there."""
+        index = self.layers.index(layer)
+        self.layers.pop(index)
+        self.layers_changed.emit()
+        return index
+
+    def insert_layer(self, index: int, layer: Layer) -> None:
+        self.layers.insert(min(max(index, 0), len(self.layers)), layer)
         self.layers_changed.emit()

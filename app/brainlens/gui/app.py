@@ -51,15 +51,46 @@ def _quiet_offscreen_notices() -> None:
     previous = qInstallMessageHandler(handler)
 
 
+def run_headless(window, runs: list[str], export: str | None) -> None:
+    """``--run`` and ``--export``: the AI menu's own controller code, waited for, errors as InputError."""
+    analysis = window.analysis
+    if window.analysis.is_single_image() and analysis.jobs.get("classify_slice"):
+        analysis.wait(analysis.jobs["classify_slice"])  # an opened PNG/JPG is classified at once
+    for what in runs:
+        analysis.wait(analysis.run(what))
+        if analysis.last_error:
+            raise InputError(f"--run {what}: {analysis.last_error}")
+    if export:
+        from brainlens.gui.export import start_export
+
+        analysis.wait(start_export(analysis, Path(export).expanduser()))
+        if analysis.last_error:
+            raise InputError(f"--export: {analysis.last_error}")
+        sys.stderr.write(f"exported {', '.join(p.name for p in analysis.exported)} to {export}\n")
+        for note in analysis.export_notes:
+            sys.stderr.write(f"note: {note}\n")
+
+
 def run_gui(args: Any) -> int:
     """Open the viewer; with ``args.screenshot`` render offscreen, save a PNG and return 0."""
     screenshot = getattr(args, "screenshot", None)
-    if screenshot:
-        target = Path(screenshot).expanduser()
+    export = getattr(args, "export", None)
+    runs = list(getattr(args, "run", None) or [])
+    if runs and not (screenshot or export):
+        raise InputError("--run needs --screenshot FILE or --export DIR (it runs offscreen before them)")
+    target = Path(screenshot).expanduser() if screenshot else None
+    if target is not None:
         check_out_file(target, "--screenshot")  # a folder, a device or an unwritable place: refused up front
+    offscreen = bool(screenshot or export)
+    if offscreen:
         if _headless():
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    from brainlens.gui.system_libs import xcb_problem  # before Qt: its own failure names no package
+
+    problem = xcb_problem()
+    if problem:
+        raise InputError(problem)
 
     from PySide6.QtWidgets import QApplication
 
@@ -74,17 +105,17 @@ def run_gui(args: Any) -> int:
 
     from brainlens.gui.main_window import MainWindow
 
-    window = MainWindow(show_dialogs=not screenshot)
+    window = MainWindow(show_dialogs=not offscreen)
     if getattr(args, "layout", None):
         window.set_layout_mode(args.layout)
-    if screenshot:
+    if offscreen:
         window.resize(1500, 940)
     window.show()
     if getattr(args, "demo", False):
         window.open_demo()
     elif getattr(args, "path", None):
         window.open_path(args.path)
-    if not screenshot:
+    if not offscreen:
         _close_on_ctrl_c(window)
         return int(app.exec())
     try:
@@ -93,10 +124,13 @@ def run_gui(args: Any) -> int:
         if window.last_error:
             raise LoadError(window.last_error)
         window.ortho.reset_views()
-        try:
-            window.save_screenshot(target)
-        except OSError as exc:
-            raise InputError(f"--screenshot {target}: {exc.strerror or exc}") from None
+        run_headless(window, runs, export)
+        if target is not None:
+            window.statusBar().clearMessage()  # a transient message would be drawn over the cursor readout
+            try:
+                window.save_screenshot(target, whole_window=True)
+            except OSError as exc:
+                raise InputError(f"--screenshot {target}: {exc.strerror or exc}") from None
         return 0
     finally:
         window.close()

@@ -4,6 +4,7 @@ per-label toggles, heatmaps a threshold slider. Rows write to the layer; the vie
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from brainlens.core.colors import COLORMAPS, label_color
 from brainlens.core.scene import HeatmapLayer, LabelLayer, Layer, Scene
+from brainlens.gui.colour_bar import ColourBar
 
 
 def _slider(value: int) -> QSlider:
@@ -30,12 +32,22 @@ def _slider(value: int) -> QSlider:
     return s
 
 
+def _value_label(slider: QSlider, text) -> QLabel:
+    """A number beside a slider that follows it (``text(value) -> str``)."""
+    label = QLabel(text(slider.value()))
+    label.setMinimumWidth(44)
+    slider.valueChanged.connect(lambda v: label.setText(text(v)))
+    return label
+
+
 class LayerRow(QFrame):
     """Controls for one layer."""
 
-    def __init__(self, layer: Layer, scene: Scene, parent: QWidget | None = None) -> None:
+    def __init__(self, layer: Layer, scene: Scene, parent: QWidget | None = None,
+                 remove: Callable[[Layer], object] | None = None) -> None:
         super().__init__(parent)
         self.layer = layer
+        remove = remove or scene.remove_layer
         self.setFrameShape(QFrame.Shape.StyledPanel)
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
@@ -43,13 +55,16 @@ class LayerRow(QFrame):
         self.visible.setToolTip("Show this layer")
         self.visible.setChecked(layer.visible)
         self.visible.toggled.connect(lambda on: layer.update(visible=on))
-        name = QLabel(f"<b>{html.escape(layer.name)}</b>")
+        # zero-width spaces let file-style names (a_b_c.nii) wrap at separators instead of being cut off
+        breakable = html.escape(layer.name).replace("_", "_&#8203;").replace(".", ".&#8203;")
+        name = QLabel(f"<b>{breakable}</b>")
+        name.setToolTip(layer.name)
         name.setWordWrap(True)
         name.setMinimumWidth(120)
         self.remove = QToolButton()
         self.remove.setText("\u2715")
         self.remove.setToolTip("Remove this layer from the view (files on disk are not touched)")
-        self.remove.clicked.connect(lambda: scene.remove_layer(layer))
+        self.remove.clicked.connect(lambda: remove(layer))
         grid.addWidget(self.visible, 0, 0, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(name, 0, 1)
         grid.addWidget(self.remove, 0, 2, Qt.AlignmentFlag.AlignTop)
@@ -61,6 +76,7 @@ class LayerRow(QFrame):
         self.opacity = _slider(round(layer.opacity * 100))
         self.opacity.valueChanged.connect(lambda v: layer.update(opacity=v / 100))
         grid.addWidget(self.opacity, 2, 1)
+        grid.addWidget(_value_label(self.opacity, lambda v: f"{v} %"), 2, 2)
         self.label_boxes: dict[int, QCheckBox] = {}
         self.outline: QCheckBox | None = None
         self.threshold: QSlider | None = None
@@ -87,12 +103,16 @@ class LayerRow(QFrame):
             self.threshold = _slider(round(100 * layer.threshold / vmax))
             self.threshold.valueChanged.connect(lambda v: layer.update(threshold=v / 100 * vmax))
             grid.addWidget(self.threshold, 3, 1)
+            grid.addWidget(_value_label(self.threshold, lambda v: f"{v / 100 * vmax:.3g}"), 3, 2)
             grid.addWidget(QLabel("Colours"), 4, 0)
             self.colormap = QComboBox()
             self.colormap.addItems([c for c in COLORMAPS if c != "gray"])
             self.colormap.setCurrentText(layer.colormap)
             self.colormap.currentTextChanged.connect(lambda name: layer.update(colormap=name))
             grid.addWidget(self.colormap, 4, 1)
+            self.colour_bar = ColourBar(layer)
+            layer.changed.connect(lambda _layer: self.colour_bar.refresh())
+            grid.addWidget(self.colour_bar, 5, 0, 1, 3)
         layer.changed.connect(self._sync)
 
     def _toggle_label(self, value: int, on: bool) -> None:
@@ -115,6 +135,7 @@ class LayerPanel(QWidget):
     def __init__(self, scene: Scene, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.scene_model = scene
+        self.remove_layer: Callable[[Layer], object] = scene.remove_layer  # the window makes it undoable
         self.rows: list[LayerRow] = []
         self._box = QVBoxLayout()
         self._box.setContentsMargins(0, 0, 0, 0)
@@ -141,8 +162,10 @@ class LayerPanel(QWidget):
         for row in self.rows:
             row.detach()
             self._box.removeWidget(row)
+            row.hide()  # deleteLater waits for the event loop; screenshots taken before it must not show it
             row.deleteLater()
-        self.rows = [LayerRow(layer, self.scene_model) for layer in self.scene_model.layers]
+        self.rows = [LayerRow(layer, self.scene_model, remove=self.remove_layer)
+                     for layer in self.scene_model.layers]
         for row in self.rows:
             self._box.addWidget(row)
         self._empty.setVisible(not self.rows)

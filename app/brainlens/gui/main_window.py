@@ -22,14 +22,19 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QToolButton,
     QWidget,
 )
 
+from brainlens import __version__
+from brainlens.core.patient import study_patient
 from brainlens.core.scene import WINDOW_PRESETS, Scene
+from brainlens.gui.activity import ActivityArea
+from brainlens.gui.ai_ui import install_ai
+from brainlens.gui.elided_label import ElidedLabel
 from brainlens.gui.layer_panel import LayerPanel
+from brainlens.gui.layout_box import LayoutBox
 from brainlens.gui.ortho_view import LAYOUTS, OrthoView
+from brainlens.gui.reading_room import ReadingRoom
 from brainlens.gui.screenshot import grab_to_png
 from brainlens.gui.settings import add_recent, open_settings, recent_studies
 from brainlens.gui.slice_view import CONVENTION
@@ -40,12 +45,13 @@ from brainlens.jobs.tasks import LoadedStudy, demo_study, load_study
 log = logging.getLogger("brainlens.gui")
 CONTROLS_HELP = (
     "Left click or drag: move the cursor (all three planes follow)\n"
-    "Wheel, PgUp/PgDn, Up/Down: previous/next slice\n"
+    "Wheel, Up/Down: previous/next slice    PgUp/PgDn: a page of slices    Home/End: first/last slice\n"
     "Right drag: window/level (left-right: width, up-down: level)\n"
-    "Ctrl+wheel: zoom    Middle drag or Shift+left drag: pan    R: reset view\n"
-    "C: cine (play through the slices of the last used plane)\n"
+    "Ctrl+wheel or +/-: zoom    Middle drag or Shift+left drag: pan    R: reset view\n"
+    "C or Space: cine (play through the slices of the last used plane)\n"
+    "Measurements panel: ruler, ellipse and free-hand ROI (left-drag); Ctrl+Z undoes\n"
     f"Display convention: {CONVENTION}; sagittal views show anterior on the left.")
-ABOUT_TEXT = ("<b>BrainLens</b> - brain MRI viewer with on-device AI.<br>"
+ABOUT_TEXT = (f"<b>BrainLens {__version__}</b> - brain MRI viewer with on-device AI.<br>"
               "Not a medical device: results are for research and education.")
 OPEN_FILTER = ("Images (*.dcm *.DCM *.ima *.nii *.nii.gz *.hdr *.mgz *.nrrd *.nhdr *.png *.jpg *.jpeg *.tif "
                "*.tiff *.bmp);;All files (*)")
@@ -67,12 +73,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.ortho)
         self.browser = StudyBrowser(self.scene_model)
         self.layer_panel = LayerPanel(self.scene_model)
-        self._dock("Study", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.docks = [self._dock("Study", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
+                      self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)]
         self._build_status()
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
+        self.analysis = install_ai(self)  # AI menu, toolbar, results dock, brush: see gui/ai_ui.py
+        self.reading = ReadingRoom(self)  # measurements, overlays, W/L entry, tags, display convention
         for view in self.ortho.views.values():
             view.hovered.connect(self._on_hover)
         self.scene_model.cursor_changed.connect(lambda: self._show_probe(None))
@@ -90,22 +98,14 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         bar = self.statusBar()
-        self.info_label = QLabel("Open a study: File > Open, or drop files or a folder here")
+        self.info_label = ElidedLabel("Open a study: File > Open, or drop files or a folder here")
         self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.wl_label = QLabel("")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(220)
-        self.progress.setFormat("%p%")
-        self.cancel_button = QToolButton()
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_load)
+        self.activity = ActivityArea(self.runner)  # follows every job: loads, AI, exports
+        self.progress, self.cancel_button = self.activity.progress, self.activity.cancel_button
         bar.addWidget(self.info_label, 1)
-        bar.addPermanentWidget(self.wl_label)
-        bar.addPermanentWidget(QLabel(f"Display: {CONVENTION}"))
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
-        self._set_busy(False)
+        self.convention_label = QLabel(f"Display: {CONVENTION}")
+        bar.addPermanentWidget(self.convention_label)
+        bar.addPermanentWidget(self.activity)
 
     def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None, checkable: bool = False
                 ) -> QAction:
@@ -127,20 +127,20 @@ class MainWindow(QMainWindow):
         self.ortho.cine_changed.connect(self.act_cine.setChecked)
 
     def _build_toolbar(self) -> None:
-        tb = self.addToolBar("Main")
+        tb = self.toolbar = self.addToolBar("Main")
         tb.setObjectName("toolbar_main")
         tb.addAction(self.act_open_file)
         tb.addAction(self.act_open_folder)
         tb.addSeparator()
         tb.addWidget(QLabel(" Layout "))
-        self.layout_combo = QComboBox()
-        self.layout_combo.addItems(LAYOUTS)
-        self.layout_combo.currentTextChanged.connect(self.set_layout_mode)
+        self.layout_combo = LayoutBox(self.ortho, self.set_layout_mode)
         tb.addWidget(self.layout_combo)
         tb.addWidget(QLabel(" Window "))
         self.preset_combo = QComboBox()
         self.preset_combo.addItems([*WINDOW_PRESETS, "Custom"])
         self.preset_combo.setToolTip("Window/level preset (right-drag in a view to adjust)")
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_combo.setMinimumContentsLength(12)  # the list opens wider; the toolbar stays on screen
         self.preset_combo.textActivated.connect(self._on_preset)
         tb.addWidget(self.preset_combo)
         tb.addAction(self.act_reset)
@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.fps)
 
     def _build_menus(self) -> None:
-        menu = self.menuBar().addMenu("&File")
+        menu = self.file_menu = self.menuBar().addMenu("&File")
         for act in (self.act_open_file, self.act_open_folder, self.act_demo):
             menu.addAction(act)
         self.recent_menu = menu.addMenu("Open &recent")
@@ -163,14 +163,14 @@ class MainWindow(QMainWindow):
         menu.addAction(self.act_screenshot)
         menu.addSeparator()
         menu.addAction(self.act_quit)
-        view = self.menuBar().addMenu("&View")
+        view = self.view_menu = self.menuBar().addMenu("&View")
         for mode in LAYOUTS:
             view.addAction(self._action(f"{mode.capitalize()} layout", lambda _=False, m=mode:
                                         self.set_layout_mode(m)))
         view.addSeparator()
         view.addAction(self.act_reset)
         view.addAction(self.act_cine)
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self.help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Mouse and keys", lambda: QMessageBox.information(
             self, "Mouse and keys", CONTROLS_HELP)))
         help_menu.addAction(self._action("&About BrainLens", lambda: QMessageBox.about(
@@ -200,8 +200,7 @@ class MainWindow(QMainWindow):
         self.ortho.set_layout_mode(mode)
         if self.show_dialogs:
             self.settings.setValue("view/layout", mode)
-        if self.layout_combo.currentText() != mode:
-            self.layout_combo.setCurrentText(mode)
+        self.layout_combo.show_mode()
 
     def closeEvent(self, ev) -> None:  # noqa: N802
         if self.show_dialogs:  # a screenshot run must not change the user's saved layout
@@ -211,14 +210,15 @@ class MainWindow(QMainWindow):
         self.runner.cancel_all()
         self.runner.wait(3000)
         self.ortho.disconnect_scene()
+        self.reading.disconnect_scene()
         super().closeEvent(ev)
 
     # ---- opening -------------------------------------------------------------------------------------
     def choose_file(self) -> None:
         start = str(self.settings.value("paths/last_dir", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", start, OPEN_FILTER)
-        if path:
-            self.open_path(path)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open image(s) of one study", start, OPEN_FILTER)
+        if paths:
+            self.open_path(paths if len(paths) > 1 else paths[0])
 
     def choose_folder(self) -> None:
         start = str(self.settings.value("paths/last_dir", str(Path.home())))
@@ -247,7 +247,6 @@ class MainWindow(QMainWindow):
         self.last_error = None
         job = self.runner.submit(func, *args, name=f"open {label}", **kwargs)
         self.load_job = job
-        job.progress.connect(lambda f, m: self._on_progress(job, f, m))
         job.result.connect(lambda loaded: self._on_loaded(job, loaded, source))
         job.error.connect(lambda msg: self._on_load_error(job, label, msg))
         job.cancelled.connect(lambda: self._finish_job(job, f"Opening {label} cancelled"))
@@ -259,17 +258,8 @@ class MainWindow(QMainWindow):
             self.load_job.cancel()
 
     def _set_busy(self, busy: bool, message: str = "") -> None:
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        self.progress.setValue(0)
         if message:
             self.statusBar().showMessage(message, 0 if busy else 5000)
-
-    def _on_progress(self, job: JobHandle, fraction: float, message: str) -> None:
-        if job is self.load_job:
-            self.progress.setValue(int(fraction * 1000))
-            if message:
-                self.progress.setToolTip(message)
 
     def _finish_job(self, job: JobHandle, message: str) -> None:
         if job is self.load_job:
@@ -294,26 +284,33 @@ class MainWindow(QMainWindow):
             self._on_load_error(job, loaded.study.source.name, one_line(exc))
 
     def _show_study(self, loaded: LoadedStudy, source: Path | None) -> None:
+        sibling = self.loaded is not None and loaded in self.loaded.subjects
         self.loaded = loaded
         scene = self.scene_model
         scene.set_series(loaded.displays, current=loaded.initial)
+        self.reading.study_shown(loaded, sibling)
         for spec in loaded.layers:
             ref = loaded.displays[spec.reference]
             add = scene.add_label_layer if spec.kind == "label" else scene.add_heatmap_layer
             add(spec.name, spec.data, ref, **spec.display)
-        loaded.layers = []  # the scene holds them now; do not keep a second copy of each array
+        if not loaded.subjects:  # the scene holds them now; keep them only to show this subject again
+            loaded.layers = []
         synthetic = any(d.source.metadata.get("synthetic") for d in loaded.displays)
         name = "Synthetic phantom (not patient data)" if synthetic else loaded.study.source.name
         self.setWindowTitle(f"BrainLens - {name}")
         warnings = "".join(f"<br><span style='color:#c80'>&#9888; {html.escape(w)}</span>"
                            for w in loaded.study.warnings)
-        self.browser.set_header(f"<b>{html.escape(name)}</b><br>{len(loaded.displays)} series{warnings}")
+        patient = study_patient([d.source.metadata for d in loaded.displays])
+        who = "<br>".join(html.escape(line) for line in (*patient.patient_lines(), patient.study_line()) if line)
+        self.browser.set_header(f"<b>{html.escape(name)}</b><br>{who}<br>{len(loaded.displays)} series{warnings}")
         if loaded.focus_world is not None:  # start on the lesion / labelled region, not the volume centre
             scene.set_cursor_world(loaded.focus_world)
         if source is not None:
             add_recent(self.settings, source)
             self._fill_recent()
         self.statusBar().clearMessage()
+        if self.analysis.is_single_image():  # a dropped/opened PNG or JPG is classified at once
+            self.analysis.classify_slice()
 
     # ---- status --------------------------------------------------------------------------------------
     def _on_hover(self, voxel) -> None:
@@ -328,14 +325,14 @@ class MainWindow(QMainWindow):
         where = "Mouse" if voxel is not None else "Cursor"
         text = (f"{where}  voxel [{i}, {j}, {k}] (file grid)   RAS ({x:.1f}, {y:.1f}, {z:.1f}) mm   "
                 f"value {info['value']:.6g}")
+        if self.scene_model.base.source.metadata.get("format") == "image":  # no anatomy, no mm: pixels only
+            text = f"{where}  pixel (x {i}, y {j})   value {info['value']:.6g}   orientation unknown"
         for name, (value, label_name) in info["labels"].items():
             if value:
                 text += f"   {name}: {value} ({label_name})"
         self.info_label.setText(text)
 
     def _on_window_changed(self) -> None:
-        lo, hi = self.scene_model.window
-        self.wl_label.setText(f"W {hi - lo:.4g}  L {(hi + lo) / 2:.4g}")
         self.preset_combo.blockSignals(True)
         self.preset_combo.setCurrentText(self.scene_model.preset)
         self.preset_combo.blockSignals(False)
@@ -372,9 +369,9 @@ class MainWindow(QMainWindow):
         QApplication.processEvents()
         return job.done
 
-    def save_screenshot(self, path: str | Path) -> Path:
-        """Grab this window to a PNG (written to a temp file first, then moved into place)."""
-        return grab_to_png(self, path)
+    def save_screenshot(self, path: str | Path, whole_window: bool = False) -> Path:
+        """Grab the views (or the whole window) to a PNG (written to a temp file first, then moved)."""
+        return grab_to_png(self if whole_window else self.ortho, path)
 
     def choose_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "brainlens.png", "PNG (*.png)")

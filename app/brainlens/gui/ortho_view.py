@@ -7,9 +7,12 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 from brainlens.core.geometry import PLANE_NORMAL_AXIS, PLANES
 from brainlens.core.scene import Scene
+from brainlens.gui.convention import apply_convention
+from brainlens.gui.side_by_side import SideBySide
 from brainlens.gui.slice_view import SliceView
 
-LAYOUTS = ("ortho", "axial", "coronal", "sagittal")
+SIDE_BY_SIDE = "side by side"
+LAYOUTS = ("ortho", "axial", "coronal", "sagittal", SIDE_BY_SIDE)
 
 
 class OrthoView(QWidget):
@@ -22,9 +25,13 @@ class OrthoView(QWidget):
         super().__init__(parent)
         self.scene_model = scene
         self.views = {plane: SliceView(scene, plane, self) for plane in PLANES}
+        self.side = SideBySide(scene, self)  # two or more series in one plane, linked
+        self.side.hide()
+        self.radiological = True
         self.active_plane = "axial"
         for view in self.views.values():
             view.activated.connect(self._set_active)
+            view.cine_key.connect(lambda: self.set_cine(not self.cine_running))
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(2)
@@ -44,9 +51,9 @@ class OrthoView(QWidget):
         if mode not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
         self.preferred = mode
-        self._apply_mode(self._flat_plane() or mode)
+        self._apply_mode(self.flat_plane() or mode)
 
-    def _flat_plane(self) -> str | None:
+    def flat_plane(self) -> str | None:
         """The only plane worth showing when the series is a single slice (a 2D image), else None."""
         base = self.scene_model.base
         if base is None:
@@ -57,15 +64,23 @@ class OrthoView(QWidget):
         return None
 
     def _fit_layout_to_series(self) -> None:
-        self._apply_mode(self._flat_plane() or self.preferred)
+        self._apply_mode(self.flat_plane() or self.preferred)
 
     def _apply_mode(self, mode: str) -> None:
         if mode == self.mode:
             return
-        for view in self.views.values():
+        for view in [*self.views.values(), self.side]:
             self._grid.removeWidget(view)
             view.hide()
-        if mode == "ortho":
+        self.side.set_active(mode == SIDE_BY_SIDE)
+        if mode == SIDE_BY_SIDE:
+            self.side.set_plane(self.active_plane)
+            self._grid.addWidget(self.side, 0, 0, 2, 2)
+            self._grid.setColumnStretch(0, 1)
+            self._grid.setColumnStretch(1, 0)
+            self.side.show()
+            shown = []
+        elif mode == "ortho":
             self._grid.addWidget(self.views["axial"], 0, 0, 2, 1)
             self._grid.addWidget(self.views["coronal"], 0, 1)
             self._grid.addWidget(self.views["sagittal"], 1, 1)
@@ -84,9 +99,17 @@ class OrthoView(QWidget):
         self.reset_views()
         self.layout_changed.emit(mode)
 
+    def set_convention(self, radiological: bool) -> None:
+        """Radiological (R on the left) or neurological (R on the right) for every axial / coronal view."""
+        self.radiological = radiological
+        for view in self.views.values():
+            apply_convention(view, radiological)
+        self.side.set_convention(radiological)
+
     def reset_views(self) -> None:
         for view in self.views.values():
             view.reset_view()
+        self.side.reset_views()
 
     # ---- cine ----------------------------------------------------------------------------------------
     @property
@@ -119,3 +142,4 @@ class OrthoView(QWidget):
         self._cine.stop()
         for view in self.views.values():
             view.disconnect_scene()
+        self.side.disconnect_scene()

@@ -5,7 +5,7 @@ Convention: RADIOLOGICAL -- the patient's right is on the screen's left in axial
 sagittal views have anterior on the left. Up is anterior (axial) or superior (coronal, sagittal).
 
 Mouse: left click/drag moves the shared cursor, wheel scrolls slices (Ctrl+wheel zooms), middle-drag
-or Shift+left-drag pans, right-drag changes window/level. Keys: PgUp/PgDn or Up/Down scroll slices.
+or Shift+left-drag pans, right-drag changes window/level. Keys: see gui.view_keys.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from PySide6.QtWidgets import QGraphicsView, QLabel, QWidget
 
 from brainlens.core.colors import colormap_lut
 from brainlens.core.geometry import PLANE_NORMAL_AXIS
-from brainlens.core.scene import PLANE_AXES, HeatmapLayer, LabelLayer, Layer, Scene
+from brainlens.core.patient import view_banner
+from brainlens.core.scene import PLANE_AXES, HeatmapLayer, LabelLayer, Layer, Scene, SeriesDisplay
+from brainlens.gui.view_corners import ViewCorners
+from brainlens.gui.view_keys import handle_key
 
 # screen letters (left, right, top, bottom) per plane for the radiological convention
 ORIENTATION_LETTERS = {
@@ -26,6 +29,7 @@ ORIENTATION_LETTERS = {
     "sagittal": ("A", "P", "S", "I"),
 }
 CONVENTION = "radiological (R on left)"
+ORIENTATION_UNKNOWN = "orientation unknown"
 _GREY = colormap_lut("gray")
 
 
@@ -45,9 +49,11 @@ class _PlaneViewBox(pg.ViewBox):
     clicked = Signal(QPointF)  # view (mm) coordinates
     scrolled = Signal(int)
     window_dragged = Signal(float, float)  # screen pixels dx, dy
+    stroke = Signal(bool)  # a left drag started (True) / ended (False): one brush stroke
 
     def __init__(self) -> None:
         super().__init__(lockAspect=True, enableMenu=False, invertX=True)
+        self.tool_handler = None  # a drawing tool (ruler, ROI) takes left-drags first when it returns True
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 -- pyqtgraph API
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -57,13 +63,19 @@ class _PlaneViewBox(pg.ViewBox):
             ev.ignore()
 
     def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
+        if self.tool_handler is not None and self.tool_handler(ev):
+            return
         button = ev.button()
         shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         if button == Qt.MouseButton.LeftButton and shift:  # pan without a middle button (trackpads)
             super().mouseDragEvent(ev, axis)
         elif button == Qt.MouseButton.LeftButton:
             ev.accept()
+            if ev.isStart():
+                self.stroke.emit(True)
             self.clicked.emit(self.mapToView(ev.pos()))
+            if ev.isFinish():
+                self.stroke.emit(False)
         elif button == Qt.MouseButton.RightButton:
             ev.accept()
             delta = ev.screenPos() - ev.lastScreenPos()
@@ -86,6 +98,7 @@ class SliceView(pg.GraphicsView):
 
     activated = Signal(str)  # this plane took focus or a click
     hovered = Signal(object)  # canonical voxel (np.ndarray) under the mouse, or None
+    cine_key = Signal()  # Space in this view: start / stop cine (the ortho view owns the player)
 
     def __init__(self, scene: Scene, plane: str, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="k")
@@ -109,8 +122,11 @@ class SliceView(pg.GraphicsView):
             line.setZValue(100)
             self.vb.addItem(line, ignoreBounds=True)
         self._slice_index: int | None = None
-        self._letters = [self._overlay_label(t) for t in ORIENTATION_LETTERS[plane]]
-        self._title = self._overlay_label(plane.capitalize(), bold=False)
+        self.tool = None  # an editing tool (gui.brush.BrushTool) that may take left clicks instead of the cursor
+        self._inverted = False
+        self.letter_texts = ORIENTATION_LETTERS[plane]  # left, right, top, bottom (see gui.convention)
+        self._letters = [self._overlay_label(t) for t in self.letter_texts]
+        self.corners = ViewCorners(self)  # patient / study / plane+slice; the title is its bottom-left
         self.vb.clicked.connect(self._on_click)
         self.vb.scrolled.connect(lambda step: self._scroll(step))
         self.vb.window_dragged.connect(self._on_window_drag)
@@ -135,8 +151,10 @@ class SliceView(pg.GraphicsView):
 
     def resizeEvent(self, ev) -> None:  # noqa: N802
         super().resizeEvent(ev)
-        if not hasattr(self, "_title"):  # pyqtgraph calls this from its own __init__
-            return
+        if hasattr(self, "corners"):  # pyqtgraph calls this from its own __init__
+            self._place_overlays()
+
+    def _place_overlays(self) -> None:
         w, h = self.width(), self.height()
         left, right, top, bottom = self._letters
         m = 6
@@ -144,11 +162,26 @@ class SliceView(pg.GraphicsView):
         right.move(w - right.width() - m, (h - right.height()) // 2)
         top.move((w - top.width()) // 2, m)
         bottom.move((w - bottom.width()) // 2, h - bottom.height() - m)
-        self._title.move(m, m)
+        self.corners.place((top.width() if top.text() else 0, bottom.width() if bottom.text() else 0))
+
+    # ---- what is shown (a side-by-side pane pins its own series and window) ----------------------------
+    def shown(self) -> SeriesDisplay | None:
+        return self.scene_model.base
+
+    def levels(self) -> tuple[float, float]:
+        return self.scene_model.window
+
+    def cursor_voxel(self) -> np.ndarray:
+        """The world cursor as (float) canonical voxel coordinates of the series shown."""
+        aff = self.shown().canonical.affine  # type: ignore[union-attr]
+        return (np.linalg.inv(aff) @ np.append(self.scene_model.cursor_world, 1.0))[:3]
+
+    def voxel_to_world(self, voxel: np.ndarray) -> np.ndarray:
+        return (self.shown().canonical.affine @ np.append(voxel, 1.0))[:3]  # type: ignore[union-attr]
 
     # ---- geometry ------------------------------------------------------------------------------------
     def _spacing(self) -> tuple[float, float]:
-        sp = self.scene_model.base.canonical.spacing  # type: ignore[union-attr]
+        sp = self.shown().canonical.spacing  # type: ignore[union-attr]
         h, v = PLANE_AXES[self.plane]
         return sp[h], sp[v]
 
@@ -158,17 +191,40 @@ class SliceView(pg.GraphicsView):
 
     def view_to_voxel(self, point: QPointF) -> np.ndarray:
         """Canonical voxel coordinates (float) of a point in this view; the slice axis is the cursor's."""
-        v = self.scene_model.world_to_voxel(self.scene_model.cursor_world)
+        v = self.cursor_voxel()
         sh, sv = self._spacing()
         h, vert = PLANE_AXES[self.plane]
         v[h], v[vert] = point.x() / sh, point.y() / sv
         return v
 
     # ---- scene listeners -----------------------------------------------------------------------------
+    def orientation_known(self) -> bool:
+        """False for plain 2D pictures (PNG/JPG): their axes and pixel size are not anatomical facts."""
+        base = self.shown()
+        return base is None or base.source.metadata.get("format") != "image"
+
+    def _refresh_annotations(self) -> None:
+        """Letters, patient banner and crosshair follow what is on show (nothing at all when empty)."""
+        base = self.shown()
+        known = self.orientation_known()
+        for label, text in zip(self._letters, self.letter_texts):
+            label.setText(text if base is not None and known else "")
+            label.adjustSize()
+        left, right = view_banner(base.source.metadata, base.source.name) if base is not None else ("", "")
+        self.corners.set_text("top_left", left)
+        self.corners.set_text("top_right", right)
+        self.corners.set_text("bottom_right", "" if known else f"{ORIENTATION_UNKNOWN}\nunits: pixels")
+        if base is None:
+            self.corners.set_text("bottom_left", "")
+        for line in (self.vline, self.hline):
+            line.setVisible(base is not None)
+        self._place_overlays()
+
     def _on_series(self) -> None:
         self._slice_index = None
         self._on_layers()
-        if self.scene_model.base is None:
+        self._refresh_annotations()
+        if self.shown() is None:
             self.image.clear()
             return
         self._on_window()
@@ -176,40 +232,48 @@ class SliceView(pg.GraphicsView):
         self.reset_view()
 
     def reset_view(self) -> None:
-        if self.scene_model.base is not None:
+        if self.shown() is not None:
             self.vb.autoRange(items=[self.image], padding=0.02)
 
     def _on_window(self) -> None:
-        if self.scene_model.base is not None and self.image.image is not None:
-            self.image.setLevels(self.scene_model.window)
+        if self.scene_model.inverted != self._inverted:
+            self._inverted = self.scene_model.inverted
+            self.image.setLookupTable(_GREY[::-1] if self._inverted else _GREY)
+        if self.shown() is not None and self.image.image is not None:
+            self.image.setLevels(self.levels())
 
     def _on_cursor(self) -> None:
-        base = self.scene_model.base
+        base = self.shown()
         if base is None:
             return
-        idx = self.scene_model.slice_index(self.plane)
+        v = np.clip(np.round(self.cursor_voxel()), 0, np.array(base.canonical.shape) - 1)
+        idx = int(v[PLANE_NORMAL_AXIS[self.plane]])
         if idx != self._slice_index:
             self._slice_index = idx
             self._redraw_slice()
-        v = self.scene_model.world_to_voxel(self.scene_model.cursor_world)
-        v = np.clip(np.round(v), 0, np.array(base.canonical.shape) - 1)
         h, vert = PLANE_AXES[self.plane]
         sh, sv = self._spacing()
         self.vline.setPos(v[h] * sh)
         self.hline.setPos(v[vert] * sv)
         n = base.canonical.shape[PLANE_NORMAL_AXIS[self.plane]]
-        self._title.setText(f"{self.plane.capitalize()}  {idx + 1}/{n}")
-        self._title.adjustSize()
+        title = f"{self.plane.capitalize()}  {idx + 1}/{n}" if self.orientation_known() else "2D image"
+        if title != self.corners.text("bottom_left"):
+            self.corners.set_text("bottom_left", title, short=f"{self.plane[:3].capitalize()} {idx + 1}/{n}")
+            bottom = self._letters[3]
+            self.corners.place((0, bottom.width() if bottom.text() else 0), only="bottom_left")
 
     def _slice(self, arr: np.ndarray) -> np.ndarray:
-        return np.take(arr, self._slice_index or 0, axis=PLANE_NORMAL_AXIS[self.plane])
+        """A view of the plane (no copy: the renderer reads it once, through its lookup table)."""
+        index: list = [slice(None)] * 3
+        index[PLANE_NORMAL_AXIS[self.plane]] = self._slice_index or 0
+        return arr[tuple(index)]
 
     def _redraw_slice(self) -> None:
-        base = self.scene_model.base
+        base = self.shown()
         if base is None:
             return
         sl = self._slice(base.canonical.data)
-        self.image.setImage(sl, autoLevels=False, levels=self.scene_model.window)
+        self.image.setImage(sl, autoLevels=False, levels=self.levels())
         self.image.setRect(self._rect(sl.shape))
         for layer, item in self._layer_items.values():
             self._draw_layer(layer, item)
@@ -236,7 +300,7 @@ class SliceView(pg.GraphicsView):
             layer.changed.disconnect(self._on_layer_changed)
             self.vb.removeItem(item)
         self._layer_items.clear()
-        base = self.scene_model.base
+        base = self.shown()
         for z, layer in enumerate(self.scene_model.layers):
             if not isinstance(layer, (LabelLayer, HeatmapLayer)) or not layer.fits(base):
                 continue
@@ -258,34 +322,39 @@ class SliceView(pg.GraphicsView):
 
     # ---- user gestures -------------------------------------------------------------------------------
     def _on_click(self, point: QPointF) -> None:
-        if self.scene_model.base is None:
+        if self.shown() is None:
             return
         self.activated.emit(self.plane)
-        self.scene_model.set_cursor_voxel(self.view_to_voxel(point))
+        if self.tool is not None and self.tool.press(self, point):
+            return
+        self.scene_model.set_cursor_world(self.voxel_to_world(self.view_to_voxel(point)))
 
     def _scroll(self, step: int) -> None:
+        """Whole slices of the series shown (its own spacing, also in a side-by-side pane)."""
+        if self.shown() is None:
+            return
         self.activated.emit(self.plane)
-        self.scene_model.move_slice(self.plane, step)
+        v = self.cursor_voxel()
+        axis = PLANE_NORMAL_AXIS[self.plane]
+        v[axis] = np.clip(np.round(v[axis]) + step, 0, self.shown().canonical.shape[axis] - 1)  # type: ignore
+        self.scene_model.set_cursor_world(self.voxel_to_world(v))
 
     def _on_window_drag(self, dx: float, dy: float) -> None:
         # right/left widens/narrows the window, down/up darkens/brightens (centre moves up/down)
-        self.scene_model.adjust_window(dy * 0.002, dx * 0.005)
+        # a drag across the whole view moves by one robust intensity range (scene clamps to the data)
+        self.scene_model.adjust_window(dy / max(self.height(), 1), dx / max(self.width(), 1))
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
-        if self.scene_model.base is None or not self.vb.sceneBoundingRect().contains(scene_pos):
-            self.hovered.emit(None)
+        if (self.scene_model.base is None or self.shown() is not self.scene_model.base
+                or not self.vb.sceneBoundingRect().contains(scene_pos)):
+            self.hovered.emit(None)  # the status bar probes the current series only
             return
         v = np.round(self.view_to_voxel(self.vb.mapSceneToView(scene_pos))).astype(int)
         shape = np.array(self.scene_model.base.canonical.shape)
         self.hovered.emit(v if np.all((v >= 0) & (v < shape)) else None)
 
     def keyPressEvent(self, ev) -> None:  # noqa: N802
-        key = ev.key()
-        if key in (Qt.Key.Key_PageUp, Qt.Key.Key_Up):
-            self._scroll(1)
-        elif key in (Qt.Key.Key_PageDown, Qt.Key.Key_Down):
-            self._scroll(-1)
-        else:
+        if not handle_key(self, ev.key()):  # slices, pages, first/last, zoom (gui.view_keys)
             super().keyPressEvent(ev)
 
     def focusInEvent(self, ev) -> None:  # noqa: N802

@@ -62,8 +62,10 @@ class _SeriesRow(QWidget):
         text.addWidget(name)
         text.addWidget(info)
         if sd.source.warnings:
-            warn = QLabel(f"\u26a0 {len(sd.source.warnings)} warning(s)")  # plain text: no entity decoding
-            warn.setStyleSheet("color: #c80;")
+            # said in the row itself, not only in a tooltip (plain text: no entity decoding)
+            warn = QLabel("\n".join(f"\u26a0 {w}" for w in sd.source.warnings))
+            warn.setWordWrap(True)
+            warn.setStyleSheet("color: #6b4200; background: #fff1c9; padding: 1px 3px;")  # readable when selected
             warn.setToolTip("\n".join(sd.source.warnings))
             text.addWidget(warn)
         seq_row = QHBoxLayout()
@@ -113,7 +115,10 @@ class StudyBrowser(QWidget):
             for i in range(len(s.series)):
                 row = _SeriesRow(s, i)
                 item = QListWidgetItem()
-                item.setSizeHint(QSize(220, max(THUMB + 10, row.sizeHint().height())))
+                # wrapped text (warnings) needs the height it takes at the list's width, not its one-line hint
+                width = max(self.list.viewport().width(), 220)
+                height = row.heightForWidth(width) if row.hasHeightForWidth() else row.sizeHint().height()
+                item.setSizeHint(QSize(220, max(THUMB + 10, height, row.sizeHint().height())))
                 self.list.addItem(item)
                 self.list.setItemWidget(item, row)
             self.list.blockSignals(False)

@@ -12,6 +12,7 @@ import numpy as np
 from pydicom.uid import UID
 
 from brainlens.core.errors import Cancelled, LoadError
+from brainlens.core.patient import PatientInfo
 from brainlens.core.sequence import detect_sequence
 from brainlens.core.volume import Volume
 from brainlens.io.dicom_geometry import LPS_TO_RAS, stack_geometry
@@ -225,4 +226,5 @@ def _metadata(f: DicomFile, files: list[DicomFile], kept: list[SliceRef]) -> dic
         "field_strength": t.get("MagneticFieldStrength"), "manufacturer": t.get("Manufacturer"),
         "contrast_agent": t.get("ContrastBolusAgent"), "transfer_syntax": _sop_name(f.transfer_syntax),
         "sop_class": _sop_name(f.sop_class), "is_label": f.sop_class in _SEG_SOP_CLASSES, "tags": dict(t),
+        "patient": PatientInfo.from_tags(t).as_dict(), "frame_of_reference": t.get("FrameOfReferenceUID") or "",
     }

@@ -18,6 +18,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
 from brainlens.core.errors import Cancelled, LoadError
+from brainlens.core.patient import PATIENT_KEYWORDS
 from brainlens.io.dicom_fastheader import IMPLICIT_LE, WANTED, Unsupported, read_fast_header
 from brainlens.io.limits import check_voxels
 from brainlens.io.reasons import reason
@@ -32,7 +33,7 @@ TAG_KEYWORDS = (
     "EchoTime", "RepetitionTime", "InversionTime", "FlipAngle", "MagneticFieldStrength", "Manufacturer",
     "ContrastBolusAgent", "ContrastBolusRoute", "ContrastBolusVolume", "ContrastBolusIngredient",
     "SeriesNumber", "StudyInstanceUID", "StudyDate", "StudyDescription", "BodyPartExamined",
-    "ImageType", "PhotometricInterpretation",
+    "ImageType", "PhotometricInterpretation", *PATIENT_KEYWORDS,
 )
 
 

@@ -38,13 +38,15 @@ class LayerSpec:
     display: dict = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: it holds arrays
 class LoadedStudy:
     study: Study
     displays: list[SeriesDisplay]
     layers: list[LayerSpec] = field(default_factory=list)
     initial: int = 0  # series to show first
     focus_world: np.ndarray | None = None  # where to put the cursor first (RAS mm), e.g. a lesion
+    label: str = ""  # who / what this study is, when one load found several subjects
+    subjects: list[LoadedStudy] = field(default_factory=list)  # all of them (this one included), if several
 
 
 def label_centroid_world(labels: np.ndarray, affine: np.ndarray) -> np.ndarray | None:
@@ -84,12 +86,15 @@ def prepare_study(study: Study, progress: Progress, cancel: CancelFlag) -> Loade
         if tilt > OBLIQUE_NOTE_DEG and note not in vol.warnings:
             vol.warnings.append(note)
     loaded = LoadedStudy(study, displays, initial=_preferred_series(displays))
+    from brainlens.io.label_tables import label_table_for  # on the worker: keeps pydicom off start-up
     for lab in labels:
         ref = next((i for i, d in enumerate(displays) if _same_grid(d.source, lab)), None)
         if ref is None:
             study.warnings.append(f"label map {lab.name!r} is on another grid; not shown")
             continue
-        loaded.layers.append(LayerSpec("label", f"{lab.name or 'labels'} (from file)", lab.data, ref))
+        names = label_table_for(lab.metadata["source_paths"][0]).display() if lab.metadata.get("source_paths") \
+            else {"label_names": dict(lab.metadata.get("label_names") or {})}  # a file's own names, no scheme
+        loaded.layers.append(LayerSpec("label", f"{lab.name or 'labels'} (from file)", lab.data, ref, names))
         if loaded.focus_world is None:
             loaded.focus_world = label_centroid_world(lab.data, lab.affine)
     return loaded
@@ -116,7 +121,26 @@ def load_study(path: str | Path | list[str], progress: Progress, cancel: CancelF
     if cancel():
         raise Cancelled("cancelled")
     progress(0.5, "read")
-    return prepare_study(study, progress, cancel)
+    from brainlens.io.subjects import split_by_subject
+
+    parts = split_by_subject(study)
+    if len(parts) == 1:
+        return prepare_study(study, progress, cancel)
+    subjects, notes = [], [f"{len(parts)} unrelated subjects / frames of reference: opened as separate studies"]
+    for label, part in parts:  # unrelated subjects become separate studies: they never share a cursor
+        try:
+            one = prepare_study(part, progress, cancel)
+        except LoadError as exc:  # e.g. a group holding only a label map
+            notes.append(f"{label}: {exc}")
+            continue
+        one.label = label
+        subjects.append(one)
+    if not subjects:
+        raise LoadError(f"{study.source.name or study.source}: no image series to show")
+    for one in subjects:
+        one.subjects = subjects
+        one.study.warnings.extend(notes)
+    return subjects[0]
 
 
 def demo_heatmap(labels: Volume, scale_mm: float = 12.0) -> np.ndarray:

@@ -23,7 +23,7 @@ from torch import nn
 
 from brainlens.core.errors import ModelError
 from brainlens.ml import classifier_ood
-from brainlens.ml.classifier_models import CLASS_NAMES, BrainResNet, GBMNet, build_model
+from brainlens.ml.classifier_models import CLASS_NAMES, BrainResNet, EffLiteNet, GBMNet, build_model
 from brainlens.ml.device import choose_device
 from brainlens.ml.registry import load_weights
 
@@ -33,13 +33,16 @@ if TYPE_CHECKING:
     from brainlens.ml.registry import ModelEntry
 
 PREPROCESS_ID = "gbmnet-crop-v1"
+# Preference order when no model is named: the pretrained EfficientNet-Lite0 (study-level rule included),
+# then the compact ResNet of the first release.
+DEFAULT_CLASSIFIERS = ("efflite0", "brainresnet")
 DEFAULT_MC_SAMPLES = 16
 MC_SEED = 1234  # fixed masks: the same image always gets the same uncertainty
 
 
 def embed(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Features right before the dropout + last linear layer (used for the OOD distance and MC dropout)."""
-    if isinstance(net, BrainResNet):
+    if isinstance(net, (BrainResNet, EffLiteNet)):
         return net.embed(x)
     if isinstance(net, GBMNet):
         return net.classifier[:3](net.features(x))  # flatten, FC 512, ReLU
@@ -47,7 +50,7 @@ def embed(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _dropout_and_fc(net: nn.Module) -> tuple[float, nn.Linear]:
-    if isinstance(net, BrainResNet):
+    if isinstance(net, (BrainResNet, EffLiteNet)):
         return float(net.dropout.p), net.fc
     if isinstance(net, GBMNet):
         return float(net.classifier[3].p), net.classifier[4]
@@ -70,7 +73,7 @@ def head_mc(net: nn.Module, emb: torch.Tensor, samples: int, generator: torch.Ge
 
 def fuse_batchnorm(net: nn.Module) -> nn.Module:
     """Fold each eval-mode BatchNorm into the convolution registered right before it (same outputs, fewer
-    passes over memory). Both networks register conv then its BatchNorm in execution order."""
+    passes over memory). All networks register conv then its BatchNorm in execution order."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
     for parent in list(net.modules()):
@@ -93,8 +96,9 @@ def optimise_for_inference(net: nn.Module, device: torch.device) -> nn.Module:
 
 
 def gradcam_layer(net: nn.Module) -> nn.Module:
-    """The last convolutional stage: where Grad-CAM reads activations and gradients."""
-    return net.features[-1]
+    """Where Grad-CAM reads activations and gradients: the last stage, unless the manifest names another
+    (``gradcam_stage``, chosen by the evaluation script for a finer map)."""
+    return net.features[getattr(net, "cam_stage", -1)]
 
 
 @dataclass
@@ -172,10 +176,20 @@ def _entropy(p: torch.Tensor) -> torch.Tensor:
     return -(p * torch.log(p.clamp_min(1e-12))).sum(-1)
 
 
-def load_classifier(name: str = "brainresnet", device: str = "auto",
+def default_classifier(directory: Path | str | None = None) -> str:
+    """The first of DEFAULT_CLASSIFIERS the models folder holds (the product's best model when bundled)."""
+    from brainlens.ml.registry import load_manifest
+
+    present = load_manifest(directory)
+    return next((n for n in DEFAULT_CLASSIFIERS if n in present), DEFAULT_CLASSIFIERS[-1])
+
+
+def load_classifier(name: str | None = None, device: str = "auto",
                     directory: Path | str | None = None) -> Classifier:
-    """Load a bundled classifier (hash-checked safetensors) with its calibration and thresholds."""
-    state, entry = load_weights(name, directory)
+    """Load a bundled classifier (hash-checked safetensors) with its calibration and thresholds.
+    name=None: default_classifier()."""
+    state, entry = load_weights(name or default_classifier(directory), directory)
+    name = entry.name
     if entry.kind != "classifier":
         raise ModelError(f"model '{name}' is a {entry.kind}, not a classifier")
     if entry.input.get("preprocess") != PREPROCESS_ID:
@@ -191,6 +205,8 @@ def load_classifier(name: str = "brainresnet", device: str = "auto",
         net.load_state_dict(net_state)
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"model '{name}' weights do not fit architecture {arch!r}: reinstall BrainLens") from exc
+    if "gradcam_stage" in extra:
+        net.cam_stage = int(extra["gradcam_stage"])
     dev = choose_device(device)
     net = optimise_for_inference(net, dev)
     ood = classifier_ood.OODStats.from_tensors(ood_tensors, float(extra.get("ood_feature_scale", 1.0))) \

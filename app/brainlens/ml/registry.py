@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brainlens.core.errors import ModelError
+from brainlens.io.atomic import atomic_write
 from brainlens.ml.manifest_schema import MAX_BYTES as MAX_MANIFEST_BYTES
 from brainlens.ml.manifest_schema import validate_manifest
 
@@ -161,17 +161,8 @@ def _manifest_lock(directory: Path, timeout_s: float = 30.0) -> Iterator[None]:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Write via a temp file in the same folder then os.replace, so readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped models must be readable by every user
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Readers never see half a file; shipped models must be readable by every user (0644)."""
+    atomic_write(path, write, mode=0o644)
 
 
 def write_weights(state_dict: Mapping[str, torch.Tensor], name: str, version: str, kind: str,

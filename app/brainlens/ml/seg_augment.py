@@ -66,7 +66,9 @@ def _rotated_patch(image: np.ndarray, regions: np.ndarray, centre: np.ndarray, p
 
 
 def drop_sequences(img: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
-    """Zero whole channels (never all of them), favouring FLAIR-only, T1c-only and FLAIR+T1c."""
+    """Zero whole channels (never all present ones), favouring FLAIR-only, T1c-only and FLAIR+T1c.
+
+    A case that has fewer sequences (clinical FLAIR-only studies) keeps at least one of its own."""
     if rng.random() >= p:
         return img
     if rng.random() < 0.7:
@@ -74,6 +76,9 @@ def drop_sequences(img: np.ndarray, rng: np.random.Generator, p: float = 0.5) ->
     else:
         n = int(rng.integers(1, len(CHANNELS)))
         keep = tuple(rng.choice(CHANNELS, size=n, replace=False))
+    present = [name for c, name in enumerate(CHANNELS) if np.any(img[c])]
+    if not any(name in keep for name in present):
+        return img
     out = img.copy()
     for c, name in enumerate(CHANNELS):
         if name not in keep:

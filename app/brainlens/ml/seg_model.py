@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from brainlens.core.labels import ENHANCING, NECROTIC, OEDEMA, REGION_LABELS
+
 MODEL_NAME = "segresnet_brats_2mm"
-REGIONS = ("whole_tumor", "tumor_core", "enhancing_tumor")
-LABEL_VALUES = {"whole_tumor": (1, 2, 4), "tumor_core": (1, 4), "enhancing_tumor": (4,)}
+REGIONS = tuple(REGION_LABELS)  # network output channels, in core.labels' order: WT, TC, ET
+LABEL_VALUES = REGION_LABELS
 CHANNELS = ("flair", "t1", "t1ce", "t2")
 SPACING_MM = 2.0
 PATCH = (64, 64, 64)
@@ -38,9 +40,9 @@ def regions_to_labels(regions: np.ndarray) -> np.ndarray:
     tc = tc | et
     wt = wt | tc
     out = np.zeros(wt.shape, dtype=np.uint8)
-    out[wt] = 2
-    out[tc] = 1
-    out[et] = 4
+    out[wt] = OEDEMA
+    out[tc] = NECROTIC
+    out[et] = ENHANCING
     return out
 
 

@@ -2,7 +2,8 @@
 
 Forward: every sequence is resampled (one linear interpolation from its own source array) onto a
 2 mm grid whose axes are the reference series' axes reoriented to closest-canonical RAS, cropped to
-the brain (core.brain_extraction) and z-scored inside the brain. Missing sequences are zero channels.
+the brain (ml.skull_strip: the foreground of a skull-stripped study, deepbet's brain mask of a study with
+the skull on) and z-scored inside the brain. Missing sequences are zero channels.
 Inverse: network outputs are uncropped and resampled straight onto the reference SOURCE grid with
 the exact affines, so masks line up with the original series even when it is oblique.
 """
@@ -15,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from brainlens.core.brain_extraction import brain_mask
 from brainlens.core.geometry import canonical_reorientation, reoriented_affine
 from brainlens.core.volume import Volume
 from brainlens.ml.seg_model import CHANNELS, REGIONS, SPACING_MM, labels_to_regions
+from brainlens.ml.skull_strip import BrainExtractor, find_brain
 
 CROP_MARGIN_VOX = 4
 Z_CLIP = 5.0
@@ -52,6 +53,7 @@ class Prepared:
     grid: SegGrid
     present: tuple[str, ...]
     warnings: list[str] = field(default_factory=list)
+    brain_method: str = ""
 
 
 def network_grid(reference: Volume, spacing_mm: float = SPACING_MM) -> tuple[np.ndarray, tuple[int, int, int]]:
@@ -98,14 +100,18 @@ def zscore(channel: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
-def preprocess(volumes: Mapping[str, Volume], reference: str, spacing_mm: float = SPACING_MM) -> Prepared:
-    """Network input for the sequences given (keys from CHANNELS) on the reference's 2 mm grid."""
+def preprocess(volumes: Mapping[str, Volume], reference: str, spacing_mm: float = SPACING_MM,
+               extractor: BrainExtractor | None = None) -> Prepared:
+    """Network input for the sequences given (keys from CHANNELS) on the reference's 2 mm grid.
+
+    ``extractor`` (deepbet's models) is used when the reference still has its skull; without one, a
+    skull-on study falls back to the numpy heuristic, which keeps scalp (say so in the result)."""
     ref = volumes[reference]
     affine, shape = network_grid(ref, spacing_mm)
     resampled = {name: resample(vol.data, vol.affine, affine, shape, order=1)
                  for name, vol in volumes.items() if name in CHANNELS}
     warnings: list[str] = []
-    brain = brain_mask(resampled[reference], (spacing_mm,) * 3)
+    brain, method = find_brain(resampled[reference], spacing_mm, extractor)
     if not brain.any():
         warnings.append("no brain found by brain extraction; using the whole field of view")
         brain = np.ones(shape, dtype=bool)
@@ -117,7 +123,7 @@ def preprocess(volumes: Mapping[str, Volume], reference: str, spacing_mm: float 
             image[c] = zscore(resampled[name][crop], brain_c)
     grid = SegGrid(affine, shape, crop, ref.affine.copy(), ref.shape)
     present = tuple(n for n in CHANNELS if n in resampled)
-    return Prepared(image, brain_c, grid, present, warnings)
+    return Prepared(image, brain_c, grid, present, warnings, method)
 
 
 def labels_on_grid(labels: Volume, grid: SegGrid) -> np.ndarray:

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from brainlens.core.errors import Cancelled, InputError, ModelError
+from brainlens.core.labels import LABEL_NAMES
 from brainlens.core.volume import Study, Volume
+from brainlens.ml.seg_detection import DetectionRule, disagreement, keep_components
 from brainlens.ml.seg_model import CHANNELS, MODEL_NAME, PATCH, REGIONS, SPACING_MM, regions_to_labels
 
 Progress = Callable[[float, str], None]
@@ -24,9 +26,7 @@ CancelFlag = Callable[[], bool]
 OVERLAP = 0.25
 DEFAULT_SAMPLES = 4
 MIN_SLICES = 8
-# Tumour components smaller than this (ml) are dropped unless they are the largest: isolated false
-# positives far from the tumour dominate HD95 and the lesion count.
-MIN_COMPONENT_ML = 0.5
+NO_TUMOUR = "no tumour detected"
 _PATIENT_KEYS = ("patient_hash", "patient_id", "PatientID")
 _TITLES = {"flair": "FLAIR", "t1": "T1", "t1ce": "T1c", "t2": "T2"}
 
@@ -46,6 +46,15 @@ class SegmentationResult:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     model: dict[str, str] = field(default_factory=dict)
+    tumour_detected: bool = True
+    uncertain: bool = False  # the samples disagree more than on validation studies that went well
+    disagreement: float = 0.0
+    components: list[dict[str, Any]] = field(default_factory=list)
+    brain_extraction: str = ""
+
+    @property
+    def finding(self) -> str:
+        return "tumour detected" if self.tumour_detected else NO_TUMOUR
 
     def to_json(self, source: str | Path | None = None) -> dict[str, Any]:
         """The measurements object written by the CLI (plain JSON types only)."""
@@ -56,6 +65,10 @@ class SegmentationResult:
                 "device": self.device, "seconds": round(self.seconds, 3), "samples": self.samples,
                 "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
                 "model": dict(self.model),
+                "finding": self.finding, "tumour_detected": self.tumour_detected,
+                "uncertain": self.uncertain, "disagreement": round(self.disagreement, 4),
+                "brain_extraction": self.brain_extraction,
+                "components": self.components,
                 "regions": self.regions,
                 "rano": self.rano,
                 "warnings": list(self.warnings),
@@ -136,22 +149,18 @@ def load_model(device: Any, directory: Path | str | None = None) -> tuple[Any, A
     return model.to(device).eval(), entry
 
 
-def remove_small_components(labels: np.ndarray, affine: np.ndarray, min_ml: float) -> np.ndarray:
-    """Labels with whole-tumour components under ``min_ml`` removed (the largest always stays)."""
-    from scipy import ndimage
+def load_segmenter(device: Any, directory: Path | str | None = None) -> tuple[Any, Any, Any]:
+    """(network, registry entry, brain extractor): everything ``segment`` loads, to load once and pass in."""
+    net, entry = load_model(device, directory)
+    return net, entry, load_brain_extractor(entry)
 
-    if min_ml <= 0 or not labels.any():
-        return labels
-    comp, n = ndimage.label(labels > 0, structure=np.ones((3, 3, 3), bool))
-    if n <= 1:
-        return labels
-    voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
-    sizes = np.bincount(comp.ravel(), minlength=n + 1)[1:] * voxel_ml
-    keep = np.concatenate([[False], sizes >= min_ml])
-    keep[int(np.argmax(sizes)) + 1] = True
-    out = labels.copy()
-    out[(comp > 0) & ~keep[comp]] = 0
-    return out
+
+def load_brain_extractor(entry: Any) -> Any:
+    """deepbet's models for skull-on studies, pinned by the segmenter's manifest row (None if it names none)."""
+    from brainlens.ml.skull_strip import load_extractor
+
+    spec = entry.extra.get("brain_extraction")
+    return load_extractor(spec["sha256"]) if spec else None
 
 
 def _n_windows(shape: tuple[int, ...]) -> int:
@@ -208,8 +217,12 @@ def predict_samples(model: Any, image: np.ndarray, device: Any, samples: int,
 def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], progress: Progress | None = None,
             cancel: CancelFlag | None = None, samples: int = DEFAULT_SAMPLES, device: str = "auto",
             sequences: Mapping[str, Volume] | None = None, model_dir: Path | str | None = None,
-            min_component_ml: float = MIN_COMPONENT_ML) -> SegmentationResult:
-    """Segment the tumour; see the module doc. Raises InputError, ModelError or Cancelled."""
+            detection: DetectionRule | None = None, model: tuple[Any, ...] | None = None) -> SegmentationResult:
+    """Segment the tumour; see the module doc. Raises InputError, ModelError or Cancelled.
+
+    ``detection`` overrides the manifest's validated component / no-tumour thresholds (evaluation only).
+    ``model``: a ``load_segmenter(device)`` result to reuse (load once, pass it in); None loads the bundled one.
+    """
     from brainlens.core.measurements import measure_labels
     from brainlens.ml.device import choose_device, describe_device
     from brainlens.ml.seg_preprocess import preprocess, to_source
@@ -233,23 +246,30 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
         warnings.append("missing sequence(s): " + ", ".join(_TITLES[k] for k in missing)
                         + "; the model was trained with random sequence drop-out, but accuracy is lower")
     reference = "flair" if "flair" in volumes else "t1ce" if "t1ce" in volumes else next(iter(volumes))
-    dev = choose_device(device)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    model, entry = load_model(dev, model_dir)
+    if model is None:
+        dev = choose_device(device)
+        model = load_segmenter(dev, model_dir)
+    else:
+        dev = next(model[0].parameters()).device
+    net, entry, extractor = model
+    rule = detection or DetectionRule.from_extra(entry.extra)
     timings["model_load"] = time.perf_counter() - t
 
     report(0.02, "preprocessing")
     t = time.perf_counter()
-    prep = preprocess(volumes, reference, SPACING_MM)
+    prep = preprocess(volumes, reference, SPACING_MM, extractor=extractor)
     warnings += prep.warnings
+    if prep.brain_method.startswith("heuristic"):
+        warnings.append(f"{prep.brain_method}: scalp may be included")
     timings["preprocess"] = time.perf_counter() - t
     if cancel is not None and cancel():
         raise Cancelled("segmentation cancelled")
 
     t = time.perf_counter()
     first_share = 1.0 / samples
-    mean, masks = predict_samples(model, prep.image, dev, samples, report, cancel, span=(0.1, 0.85))
+    mean, masks = predict_samples(net, prep.image, dev, samples, report, cancel, span=(0.1, 0.85))
     net_total = time.perf_counter() - t
     timings["network"] = net_total * first_share
     timings["uncertainty"] = net_total * (1 - first_share)
@@ -259,7 +279,8 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     entropy = predictive_entropy(mean)
     probs_src = to_source(mean, prep.grid)
     ref_vol = volumes[reference]
-    labels = remove_small_components(regions_to_labels(probs_src > 0.5), ref_vol.affine, min_component_ml)
+    src_voxel_ml = abs(float(np.linalg.det(ref_vol.affine[:3, :3]))) / 1000.0
+    labels, found = keep_components(regions_to_labels(probs_src > 0.5), probs_src[0], src_voxel_ml, rule)
     uncertainty = to_source(entropy, prep.grid).astype(np.float32)
     timings["uncertainty"] += time.perf_counter() - t
     if cancel is not None and cancel():
@@ -272,10 +293,11 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     # Per-sample volumes on the 2 mm grid, nested the same way as the labels (ET in TC in WT).
     # The spread is measured on the 2 mm grid, then rescaled to the delivered mask's volume, so
     # the range describes the same (1 mm) mask the point value does.
-    grid_affine = prep.grid.cropped_affine
+
+    size_only = DetectionRule(rule.min_component_ml, 0.0)
 
     def region_volumes(m: np.ndarray) -> list[float]:
-        lab = remove_small_components(regions_to_labels(m), grid_affine, min_component_ml)
+        lab, _ = keep_components(regions_to_labels(m), m[0].astype(np.float32), voxel_ml, size_only)
         return [float(r.sum()) * voxel_ml for r in (lab > 0, (lab == 1) | (lab == 4), lab == 4)]
 
     per_sample = np.array([region_volumes(m) for m in masks])  # (samples, 3)
@@ -284,14 +306,20 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
         point = measured["regions"][name]["volume_ml"]
         scale = point / at_mean[i] if at_mean[i] > 0 else 1.0
         measured["regions"][name]["volume_ml_range"] = volume_range_ml(list(per_sample[:, i] * scale))
+    spread = disagreement([m[0] for m in masks])
+    detected = bool(labels.any())
+    if not detected:
+        warnings.append(NO_TUMOUR + (f": {len(found)} faint or small component(s) below the validated "
+                                     "thresholds were discarded" if found else ""))
     timings["postprocess"] = time.perf_counter() - t
     report(1.0, "done")
     mask_vol = ref_vol.with_data(labels, name=f"Tumour segmentation ({entry.name})")
-    mask_vol.metadata.update(is_label=True, label_names={1: "necrotic / non-enhancing core", 2: "oedema",
-                                                         4: "enhancing tumour"})
+    mask_vol.metadata.update(is_label=True, label_names=dict(LABEL_NAMES))
     unc_vol = ref_vol.with_data(uncertainty, name="Segmentation uncertainty (entropy, bits)")
     return SegmentationResult(
         mask=mask_vol, uncertainty=unc_vol, reference=reference, sequences_used=list(volumes),
         missing_sequences=missing, regions=measured["regions"], rano=measured["rano"],
         device=describe_device(dev), seconds=time.perf_counter() - t_start, samples=samples, timings=timings,
-        warnings=warnings, model={"name": entry.name, "version": entry.version, "sha256": entry.sha256})
+        warnings=warnings, model={"name": entry.name, "version": entry.version, "sha256": entry.sha256},
+        tumour_detected=detected, uncertain=spread > rule.max_disagreement, disagreement=spread,
+        components=found, brain_extraction=prep.brain_method)

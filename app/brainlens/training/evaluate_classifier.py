@@ -37,8 +37,15 @@ from brainlens.training import metrics
 from brainlens.training.classifier_card import render_markdown, split_figures
 from brainlens.training.classifier_data import build_dataset
 from brainlens.training.classifier_probes import latency, synthetic_ood_inputs
+from brainlens.training.evaluate_classifier_study import (
+    PRETRAINED_SOURCE,
+    STUDY_ARCHS,
+    calibrate_with_studies,
+    study_timing,
+)
 
-EXPORT = {"brainresnet": {"version": "1.0", "half": False}, "gbmnet": {"version": "1.0", "half": True}}
+EXPORT = {"brainresnet": {"version": "1.0", "half": False}, "gbmnet": {"version": "1.0", "half": True},
+          "efflite0": {"version": "1.0", "half": False}}
 OOD_PERCENTILE = 99.0
 TARGET_CONFIDENT_ACC = 0.99
 MAX_FLAGGED = 0.20
@@ -79,8 +86,12 @@ def _mean_probs(sample_logits: np.ndarray, t: float) -> np.ndarray:
     return torch.softmax(torch.from_numpy(sample_logits) / t, dim=-1).mean(0).numpy()
 
 
-def calibrate(arch: str, net: torch.nn.Module, data: dict, mc_samples: int) -> tuple[dict, classifier_ood.OODStats]:
-    """Temperature, entropy threshold and OOD statistics/threshold, all from train/validation only."""
+def calibrate(arch: str, net: torch.nn.Module, data: dict, mc_samples: int,
+              extra_train: tuple[np.ndarray, np.ndarray] | None = None,
+              max_train: int | None = None) -> tuple[dict, classifier_ood.OODStats]:
+    """Temperature, entropy threshold and OOD statistics/threshold, all from train/validation only.
+    extra_train: further training images (the 3D-study slices the model was trained on) for the OOD fit;
+    max_train: fit the OOD statistics on a seeded random subset of that many 2D train images (CPU time)."""
     images, labels = data["images"], data["labels"]
     tr, va = np.array(data["split"]["train"]), np.array(data["split"]["val"])
     clf = from_network(net, arch, arch, mc_samples=mc_samples)
@@ -93,8 +104,14 @@ def calibrate(arch: str, net: torch.nn.Module, data: dict, mc_samples: int) -> t
     correct = p_val.argmax(1) == y_val
     ent_t = metrics.entropy_threshold(ent, correct, TARGET_CONFIDENT_ACC, MAX_FLAGGED)
     _log(f"{arch}: T={t:.3f}, entropy threshold {ent_t:.3f}; train embeddings ({len(tr)} images)")
+    if max_train and len(tr) > max_train:
+        tr = np.sort(np.random.default_rng(0).choice(tr, max_train, replace=False))
     _, train_emb = _batched_logits(clf, images[tr], mc=0, tta=False)
-    ood = classifier_ood.fit(train_emb, labels[tr], len(CLASS_NAMES))
+    train_y = labels[tr]
+    if extra_train is not None:
+        train_emb = np.concatenate([train_emb, _batched_logits(clf, extra_train[0], mc=0, tta=False)[1]])
+        train_y = np.concatenate([train_y, extra_train[1]])
+    ood = classifier_ood.fit(train_emb, train_y, len(CLASS_NAMES))
     val_scores = classifier_ood.mahalanobis(torch.from_numpy(val_emb), ood).numpy()
     ood_t = float(np.percentile(val_scores, OOD_PERCENTILE))
     flagged = ent > ent_t
@@ -107,6 +124,7 @@ def calibrate(arch: str, net: torch.nn.Module, data: dict, mc_samples: int) -> t
                 "flagged_uncertain": float(flagged.mean()),
                 "confident_accuracy": float(correct[~flagged].mean()) if (~flagged).any() else float("nan"),
                 "ood_flagged": float((val_scores > ood_t).mean())},
+        "ood_fit_images": int(len(tr) + (0 if extra_train is None else len(extra_train[0]))),
         "rules": {
             "temperature": "minimise validation NLL of the predictive mean (TTA + MC dropout) over T",
             "uncertain": (f"entropy > threshold; threshold = largest validation entropy whose confident subset "
@@ -121,12 +139,12 @@ def calibrate(arch: str, net: torch.nn.Module, data: dict, mc_samples: int) -> t
 
 
 def export(arch: str, net: torch.nn.Module, cal: dict, ood: classifier_ood.OODStats, ckpt: dict,
-           models: Path) -> dict:
+           models: Path, more: dict | None = None) -> dict:
     state = {**net.state_dict(), **ood.to_tensors()}
     extra = {"arch": arch, **{k: cal[k] for k in ("temperature", "entropy_threshold", "ood_threshold",
                                                   "ood_feature_scale", "mc_samples", "tta")},
              "rules": cal["rules"], "epoch": int(ckpt.get("epoch", 0)), "parameters": count_parameters(net),
-             "card": "classifier_card.md"}
+             "card": "classifier_card.md", **(more or {})}
     cfg = EXPORT[arch]
     entry = write_weights(state, arch, cfg["version"], "classifier",
                           input={"size": [256, 256], "channels": 1, "preprocess": PREPROCESS_ID},
@@ -195,16 +213,26 @@ def evaluate_arch(arch: str, args: argparse.Namespace, data: dict, models: Path)
     net = build_model(arch)
     net.load_state_dict(ckpt["model"])
     net.eval()
-    cal, ood = calibrate(arch, net, data, args.mc_samples)
-    exported = export(arch, net, cal, ood, ckpt, models)
+    study_eval = None
+    if arch in STUDY_ARCHS and Path(args.volumes).is_dir():
+        cal, ood, study_eval = calibrate_with_studies(arch, net, run, data, args, _log)
+        more = {"study_rule": study_eval["rule"], "gradcam_stage": study_eval["cam_stage"],
+                "weights_source": PRETRAINED_SOURCE}
+    else:
+        cal, ood = calibrate(arch, net, data, args.mc_samples)
+        more = None
+    exported = export(arch, net, cal, ood, ckpt, models, more)
     _log(f"{arch}: exported {exported['file']} ({exported['bytes'] / 1e6:.1f} MB); testing through the engine")
     clf = load_classifier(arch, device="cpu", directory=models)
+    if study_eval is not None:
+        study_eval["timing"] = study_timing(clf, Path(args.volumes))
     test = evaluate_test(clf, data, Path(args.data))
     _log(f"{arch}: balanced accuracy {test['balanced_accuracy']:.4f}; OOD probes, latency")
     probes = ood_probe(clf)
     sample = read_image(Path(args.data) / data["paths"][data["split"]["test"][0]])
     lat = latency(clf, sample, runs=args.latency_runs)
-    brats = brats_sanity(clf, Path(args.brats), args.brats_cases) if Path(args.brats).is_dir() else []
+    brats = brats_sanity(clf, Path(args.brats), args.brats_cases) \
+        if Path(args.brats).is_dir() and study_eval is None else []
     summary_path = run / "train_summary.json"
     train = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     log_path = run / "train.log.jsonl"
@@ -213,7 +241,8 @@ def evaluate_arch(arch: str, args: argparse.Namespace, data: dict, models: Path)
     return {
         "arch": arch, "parameters": count_parameters(net), "best_epoch": int(ckpt.get("epoch", 0)),
         "export": exported, "calibration": cal, "test": test, "ood_probe": probes, "latency": lat,
-        "brats_sanity": brats,
+        "brats_sanity": brats, "study": study_eval,
+        "evaluated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "training": {"elapsed_minutes": round(float(train.get("elapsed", float("nan"))) / 60, 1),
                      "epochs": train.get("epoch"), "stop_reason": train.get("stop_reason"),
                      "device": train.get("device"), "threads": (train.get("args") or {}).get("threads"),
@@ -235,10 +264,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mc-samples", type=int, default=16)
     p.add_argument("--latency-runs", type=int, default=100)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cache", default=None, help="preprocessed-data cache (default <runs>/cache)")
+    p.add_argument("--volumes", default="../shared/data",
+                   help="data root with brats/ and lgg-flair/ for the study-level evaluation")
+    p.add_argument("--fold-runs", nargs="*", default=[],
+                   help="run folders (<run>/<arch>/best.pt) of the models trained with the other 3D fold held out")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     models = Path(args.models) if args.models else models_dir()
-    cache = Path(args.runs) / "cache"
+    cache = Path(args.cache) if args.cache else Path(args.runs) / "cache"
     data = build_dataset(Path(args.data), cache)
     card_json = models / "classifier_card.json"
     card = json.loads(card_json.read_text()) if card_json.exists() else {"models": {}}

@@ -1,10 +1,12 @@
-"""Train the 3D tumour segmenter (SegResNet, 2 mm, sigmoid WT/TC/ET) on BraTS cases, on CPU.
+"""Train the 3D tumour segmenter (SegResNet, 2 mm, sigmoid WT/TC/ET) on BraTS + clinical FLAIR, on CPU.
 
-    python -m brainlens.training.segmenter --data ../shared/data/brats --out runs/segmenter \
-        [--resume] [--max-minutes 75] [--threads 1]
+    python -m brainlens.training.segmenter --data ../shared/data/brats --lgg ../shared/data/lgg-flair \
+        --fold 0 --out ~/.cache/brainlens/runs/seg-fold0 [--init bundled] [--resume] [--max-minutes 75]
 
-Patient-wise split fixed by seed: 4 held-out test patients, 2 validation (early stopping), rest train.
-Preprocessed cases are cached as .npz under OUT/cache. Checkpoints (model, optimiser, scheduler, RNG,
+Patient-wise folds per source (training.seg_data): fold k holds out its test patients, validates on a
+few others (early stopping), trains on the rest; --fold -1 trains the final model on all but validation.
+Clinical FLAIR cases supervise the whole tumour only (training.seg_loss). Preprocessed cases are cached
+as .npz under OUT/cache. Checkpoints (model, optimiser, scheduler, RNG,
 step) go to OUT/last.pt every epoch, the best validation model to OUT/best.pt, one line per epoch to
 OUT/train.log. The step budget is calibrated from measured step time so the cosine schedule ends
 inside ``--max-minutes``.
@@ -24,55 +26,22 @@ from typing import Any
 import numpy as np
 
 from brainlens.ml.seg_model import CHANNELS, PATCH, REGIONS
+from brainlens.training.seg_data import (
+    BRATS_VAL,
+    FOLDS,
+    LGG_SEED,
+    LGG_VAL,
+    TrainCase,
+    brats_case,
+    extractor_from_manifest,
+    fold_split,
+    lgg_case,
+    list_cases,
+    list_lgg_cases,
+    split_cases,
+)
 
-SPLIT_SEED = 20240611
-N_TEST, N_VAL = 4, 2
-
-
-def list_cases(data: Path) -> list[str]:
-    cases = sorted(p.name for p in data.iterdir() if p.is_dir() and (p / f"{p.name}_seg.nii.gz").exists())
-    if not cases:
-        raise SystemExit(f"no BraTS cases (<case>/<case>_seg.nii.gz) under {data}")
-    return cases
-
-
-def split_cases(cases: list[str], seed: int = SPLIT_SEED) -> dict[str, list[str]]:
-    """Patient-wise split: test / val / train, fixed by seed (evaluation re-derives it the same way)."""
-    order = [cases[i] for i in np.random.default_rng(seed).permutation(len(cases))]
-    return {"test": sorted(order[:N_TEST]), "val": sorted(order[N_TEST:N_TEST + N_VAL]),
-            "train": sorted(order[N_TEST + N_VAL:])}
-
-
-def load_case_volumes(case_dir: Path) -> dict[str, Any]:
-    """The four sequences and the label map of one BraTS case as Volumes (nibabel, source grids)."""
-    import nibabel as nib
-
-    from brainlens.core.volume import Volume
-
-    out = {}
-    for name in (*CHANNELS, "seg"):
-        img = nib.load(str(case_dir / f"{case_dir.name}_{name}.nii.gz"))
-        out[name] = Volume(np.asanyarray(img.dataobj), img.affine, name=name, sequence=name)
-    return out
-
-
-def cached_case(data: Path, case: str, cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(4, X, Y, Z) float32 image and (3, X, Y, Z) bool regions at 2 mm, cached as float16 / packed."""
-    from brainlens.ml.seg_preprocess import labels_on_grid, preprocess
-
-    path = cache / f"{case}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            return z["image"].astype(np.float32), z["regions"].astype(bool)
-    vols = load_case_volumes(data / case)
-    prep = preprocess({k: v for k, v in vols.items() if k in CHANNELS}, reference="flair")
-    regions = labels_on_grid(vols["seg"], prep.grid)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, image=prep.image.astype(np.float16), regions=regions)
-    os.replace(tmp, path)
-    return prep.image, regions
-
+__all__ = ["dice", "list_cases", "lr_factor", "main", "replan_total", "split_cases", "validate"]
 
 def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     """Dice of two bool masks; 1.0 when both are empty (the BraTS convention)."""
@@ -80,29 +49,53 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if s == 0 else 2.0 * int((pred & truth).sum()) / s
 
 
-def validate(model: Any, cases: list[tuple[np.ndarray, np.ndarray]], keep: tuple[str, ...] = CHANNELS,
+def validate(model: Any, cases: list[TrainCase], keep: tuple[str, ...] = CHANNELS,
              bf16: bool = False) -> list[float]:
-    """Mean Dice per region on the 2 mm grid with sliding-window inference (patch size, overlap 0.25)."""
+    """Mean Dice per region over the cases that label it (NaN where none does), on the 2 mm grid with
+    sliding-window inference (patch size, overlap 0.25)."""
     import torch
     from monai.inferers import sliding_window_inference
 
     from brainlens.ml.seg_model import autocast
 
-    scores = []
+    scores: list[list[float]] = [[] for _ in REGIONS]
     model.eval()
     with torch.no_grad():
-        for image, regions in cases:
-            img = image.copy()
+        for case in cases:
+            img = case.image.copy()
             for c, name in enumerate(CHANNELS):
                 if name not in keep:
                     img[c] = 0
+            if not img.any():
+                continue
             with autocast("cpu", bf16):
                 logits = sliding_window_inference(torch.from_numpy(img)[None], PATCH, 1, model, overlap=0.25,
                                                   mode="gaussian")
             pred = (torch.sigmoid(logits.float())[0] > 0.5).numpy()
-            scores.append([dice(pred[i], regions[i]) for i in range(len(REGIONS))])
+            for i in range(len(REGIONS)):
+                if case.known[i]:
+                    scores[i].append(dice(pred[i], case.regions[i]))
     model.train()
-    return list(np.mean(scores, axis=0))
+    return [float(np.mean(s)) if s else float("nan") for s in scores]
+
+
+def validation_score(model: Any, val: list[TrainCase], bf16: bool) -> tuple[float, dict[str, list[float]]]:
+    """Early-stopping score: mean of (BraTS all-sequence mean Dice, clinical FLAIR-only WT Dice), each
+    where that source has validation cases."""
+    brats = [c for c in val if c.source == "brats"]
+    clinical = [c for c in val if c.source != "brats"]
+    parts: dict[str, list[float]] = {}
+    if brats:
+        parts["brats_all"] = validate(model, brats, bf16=bf16)
+        parts["brats_flair_only"] = validate(model, brats, keep=("flair",), bf16=bf16)
+    if clinical:
+        parts["clinical_flair"] = validate(model, clinical, keep=("flair",), bf16=bf16)
+    terms = []
+    if "brats_all" in parts:
+        terms.append(float(np.nanmean(parts["brats_all"])))
+    if "clinical_flair" in parts:
+        terms.append(parts["clinical_flair"][0])
+    return float(np.mean(terms)), parts
 
 
 def lr_factor(step: int, total: int, warmup: int = 50, floor: float = 0.02) -> float:
@@ -133,10 +126,30 @@ def _log(out: Path, line: str) -> None:
         fh.write(line + "\n")
 
 
+def bundled_init(test_cases: list[str]) -> dict[str, Any]:
+    """The bundled segmenter's weights, refused if it may have trained on one of ``test_cases``: its
+    manifest row lists the patients held out of its training (``heldout_cases``)."""
+    from brainlens.ml.registry import get_entry, load_weights
+    from brainlens.ml.seg_model import MODEL_NAME
+
+    entry = get_entry(MODEL_NAME)
+    held_out = set(entry.extra.get("heldout_cases") or entry.extra.get("test_cases") or [])
+    leaked = sorted(set(test_cases) - held_out)
+    if leaked:
+        raise SystemExit(f"--init bundled would leak: the bundled model may have trained on {leaked}")
+    state, _ = load_weights(MODEL_NAME)
+    return state
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="brainlens-train segmenter", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=Path("../shared/data/brats"))
-    p.add_argument("--out", type=Path, default=Path("runs/segmenter"))
+    p.add_argument("--lgg", type=Path, default=None, help="clinical skull-on FLAIR folder (lgg-flair)")
+    p.add_argument("--fold", type=int, default=0, help=f"0..{FOLDS - 1}; -1 = final model (no test patients)")
+    p.add_argument("--init", default=None,
+                   help="'bundled': start from the bundled segmenter (refused unless its training "
+                        "patients exclude this fold's test patients)")
+    p.add_argument("--out", type=Path, default=Path.home() / ".cache/brainlens/runs/segmenter")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--max-minutes", type=float, default=75.0)
     p.add_argument("--threads", type=int, default=1)
@@ -150,6 +163,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="keep the step count planned at calibration instead of re-fitting it to the budget")
     p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                    help="bfloat16 autocast on CPU (auto: when oneDNN has native bf16 kernels)")
+    p.add_argument("--shared-cache", action="store_true",
+                   help="cache preprocessed cases in OUT/../cache, shared by the folds of one study")
     p.add_argument("--drop-p", type=float, default=0.5, help="sequence drop-out probability")
     return p.parse_args(argv)
 
@@ -159,31 +174,47 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     budget_s = args.max_minutes * 60
     import torch
-    from monai.losses import DiceCELoss
     from tqdm import tqdm
 
     from brainlens.ml.seg_augment import augment, sample_patch
     from brainlens.ml.seg_model import autocast, build_model, cpu_bf16_supported
+    from brainlens.training.seg_loss import partial_dice_bce
 
     torch.set_num_threads(args.threads)
     bf16 = cpu_bf16_supported() if args.bf16 == "auto" else args.bf16 == "on"
     torch.manual_seed(args.seed)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    split = split_cases(list_cases(args.data))
+    split = {"brats": fold_split(list_cases(args.data), args.fold, FOLDS, BRATS_VAL)}
+    if args.lgg is not None:
+        split["lgg-flair"] = fold_split(list_lgg_cases(args.lgg), args.fold, FOLDS, LGG_VAL, seed=LGG_SEED)
     (out / "split.json").write_text(json.dumps(split, indent=2))
     t0 = time.monotonic()
-    train = [cached_case(args.data, c, out / "cache") for c in split["train"]]
-    val = [cached_case(args.data, c, out / "cache") for c in split["val"]]
-    for c in split["test"]:  # cache now so evaluation does not wait (evaluation itself reads the 1 mm files)
-        cached_case(args.data, c, out / "cache")
+    extractor = extractor_from_manifest()
+    cache = out.parent / "cache" if args.shared_cache else out / "cache"
+
+    def cases(part: str) -> list[TrainCase]:
+        got = [brats_case(args.data, c, cache, extractor) for c in split["brats"][part]]
+        if args.lgg is not None:
+            got += [lgg_case(args.lgg, c, cache, extractor) for c in split["lgg-flair"][part]]
+        return got
+
+    train, val = cases("train"), cases("val")
+    cases("test")  # cache now so evaluation does not wait
     _log(out, f"# bf16 autocast: {bf16}; threads {args.threads}")
     _log(out, f"# cached {len(train)} train, {len(val)} val cases in {time.monotonic() - t0:.0f} s; "
-              f"split {json.dumps(split)}")
+              f"fold {args.fold}; split {json.dumps(split)}")
+    by_source = {src: [c for c in train if c.source == src] for src in ("brats", "lgg-flair")}
+    by_source = {k: v for k, v in by_source.items() if v}
 
-    model = build_model()
+    def fresh_model() -> Any:
+        net = build_model()
+        if args.init == "bundled":
+            net.load_state_dict(bundled_init(split["brats"]["test"]))
+        return net
+
+    model = fresh_model()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-5)
-    loss_fn = DiceCELoss(sigmoid=True, batch=True, smooth_nr=1e-5, smooth_dr=1e-5)
     rng = np.random.default_rng(args.seed)
     state: dict[str, Any] = {"step": 0, "epoch": 0, "best": -1.0, "best_step": 0, "bad_epochs": 0,
                              "total_steps": None, "history": [], "train_seconds": 0.0}
@@ -197,22 +228,27 @@ def main(argv: list[str] | None = None) -> int:
         state.update(saved["state"])
         _log(out, f"# resumed at step {state['step']} / {state['total_steps']}")
 
-    def batch() -> tuple[Any, Any]:
-        xs, ys = [], []
+    sources = sorted(by_source)
+
+    def batch() -> tuple[Any, Any, Any]:
+        xs, ys, ks = [], [], []
         for _ in range(args.batch):
-            image, regions = train[int(rng.integers(len(train)))]
-            x, y = sample_patch(image, regions, PATCH, rng)
+            # Sources alternate evenly: 10 BraTS patients would otherwise drown among 30 clinical ones.
+            pool = by_source[sources[int(rng.integers(len(sources)))]]
+            case = pool[int(rng.integers(len(pool)))]
+            x, y = sample_patch(case.image, case.regions, PATCH, rng)
             x, y = augment(x, y, rng, drop_p=args.drop_p)
             xs.append(x)
             ys.append(y)
-        return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+            ks.append(case.known)
+        return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys)), torch.from_numpy(np.stack(ks))
 
     def train_step() -> float:
-        x, y = batch()
+        x, y, known = batch()
         opt.zero_grad(set_to_none=True)
         with autocast("cpu", bf16):
             logits = model(x)
-        loss = loss_fn(logits.float(), y)
+        loss = partial_dice_bce(logits.float(), y, known)
         loss.backward()
         opt.step()
         return float(loss.detach())
@@ -224,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             train_step()
         step_s = (time.monotonic() - t_cal) / 5
         t_val = time.monotonic()
-        validate(model, val, bf16=bf16)
+        validation_score(model, val, bf16)
         val_s = time.monotonic() - t_val
         remaining = budget_s - (time.monotonic() - t_start) - 60
         per_step = step_s + val_s / args.epoch_steps
@@ -234,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"planning {state['total_steps']} steps")
         # Restart from a clean model so the schedule and the seeds define the run, not the calibration.
         torch.manual_seed(args.seed)
-        model = build_model()
+        model = fresh_model()
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-5)
         rng = np.random.default_rng(args.seed)
         model.train()
@@ -260,23 +296,22 @@ def main(argv: list[str] | None = None) -> int:
         if state["step"] % args.epoch_steps and state["step"] < state["total_steps"]:
             continue
         state["epoch"] += 1
-        d_all = validate(model, val, bf16=bf16)
-        d_flair = validate(model, val, keep=("flair",), bf16=bf16)
-        score = float(np.mean(d_all))
+        score, parts = validation_score(model, val, bf16)
         improved = score > state["best"]
         if improved:
             state.update(best=score, best_step=state["step"], bad_epochs=0)
-            _save({"model": model.state_dict(), "step": state["step"], "val_dice": d_all}, out / "best.pt")
+            _save({"model": model.state_dict(), "step": state["step"], "val": parts}, out / "best.pt")
         else:
             state["bad_epochs"] += 1
         state["train_seconds"] += time.monotonic() - t_epoch
         rec = {"epoch": state["epoch"], "step": state["step"], "loss": float(np.mean(losses)),
-               "lr": sched.get_last_lr()[0], "val_dice": [round(d, 4) for d in d_all],
-               "val_wt_flair_only": round(d_flair[0], 4), "epoch_s": round(time.monotonic() - t_epoch, 1)}
+               "lr": sched.get_last_lr()[0], "val_score": round(score, 4),
+               "val": {k: [round(d, 4) for d in v] for k, v in parts.items()},
+               "epoch_s": round(time.monotonic() - t_epoch, 1)}
         state["history"].append(rec)
+        shown = " | ".join(f"{k} " + "/".join(f"{d:.3f}" for d in v) for k, v in parts.items())
         _log(out, f"epoch {rec['epoch']:3d} step {rec['step']:5d}/{state['total_steps']} loss {rec['loss']:.4f} "
-                  f"lr {rec['lr']:.2e} val dice WT/TC/ET {d_all[0]:.3f}/{d_all[1]:.3f}/{d_all[2]:.3f} "
-                  f"mean {score:.3f}{' *' if improved else ''} | FLAIR-only WT {d_flair[0]:.3f} "
+                  f"lr {rec['lr']:.2e} val {score:.3f}{' *' if improved else ''} | {shown} "
                   f"| {rec['epoch_s']:.0f} s")
         _save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "state": state,
@@ -307,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
                "patch": list(PATCH), "steps": state["step"], "total_steps": state["total_steps"],
                "best_step": state["best_step"],
                "best_val_mean_dice": state["best"], "train_minutes": state["train_seconds"] / 60,
-               "history": state["history"], "split": split, "drop_p": args.drop_p, "seed": args.seed}
+               "history": state["history"], "split": split, "drop_p": args.drop_p, "seed": args.seed,
+               "fold": args.fold, "init": args.init}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return 0
 
