@@ -176,7 +176,19 @@ class StudyClassification:
 def study_verdict(volume: Volume, clf: Any, progress: Progress | None, cancel: CancelFlag | None,
                   segmentation: np.ndarray | None = None) -> dict[str, Any]:
     """The study-level verdict (ml.classify_study): axial slices, or the slices through the segmented
-    tumour when a segmentation on the same grid is given."""
+    tumour when a segmentation on the same grid is given. A classifier exported without a study rule
+    (``extra["study_rule"]``) gets the older summary over the axial slices (classify_volume), said in a note."""
+    if not clf.extra.get("study_rule"):
+        from brainlens.ml.classify_volume import classify_volume
+
+        d = classify_volume(volume, "axial", progress=progress, cancel=cancel, model=clf).to_dict()
+        probs = d["mean_probabilities"]
+        confidence = probs.get(d["label"], 0.0)
+        d.update(probabilities=probs, confidence=confidence if np.isfinite(confidence) else 0.0,
+                 method="slice summary", uncertain=False, ood=d["n_ood"] > d["n_classified"] / 2,
+                 slices_used=list(range(d["n_classified"])),
+                 notes=[f"{clf.tag} has no study-level rule: summary over the axial slices", *d["notes"]])
+        return d
     from brainlens.ml.classify_study import classify_study as verdict
 
     return verdict(volume, segmentation, model=clf, progress=progress, cancel=cancel).to_dict()
