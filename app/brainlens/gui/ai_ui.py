@@ -23,7 +23,7 @@ from brainlens.gui.settings_dialog import SettingsDialog
 
 PRELOAD_DELAY_MS = 1500  # after the first window is painted and a study had a chance to start loading
 SHORTCUTS = {"classify_slice": "Ctrl+L", "classify_study": "Ctrl+Shift+L", "segment": "Ctrl+T", "export": "Ctrl+E",
-             "brush": "B", "eraser": "E", "fill": "F", "undo": QKeySequence.StandardKey.Undo, "redo": "Ctrl+Shift+Z",
+             "brush": "B", "eraser": "E", "fill": "F", "undo": None, "redo": "Ctrl+Shift+Z",
              "toggle_mask": "M", "toggle_outline": "O", "toggle_uncertainty": "U", "toggle_cam": "G",
              "review": "N"}
 
