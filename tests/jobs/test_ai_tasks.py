@@ -65,9 +65,9 @@ def test_study_classification_stacks_gradcam_of_its_driving_slices():
 
     assert get_entry("brainresnet").kind == "classifier"  # the bundled model missing is a failure, not a skip
     vol = make_head_phantom(shape=(48, 56, 40), spacing_mm=3.0, orientation="LPS").by_sequence()["t1ce"]
-    res = ai_tasks.classify_study(vol, "axial", ai_tasks.ModelCache(), device="cpu")
+    res = ai_tasks.classify_study(vol, ai_tasks.ModelCache(), device="cpu")
     driving = res.summary["driving_slices"][:ai_tasks.STACKED_CAM_SLICES]
-    assert res.summary["label"] and res.summary["n_slices"] == 40
+    assert res.summary["label"] and res.summary["n_slices"] == 40 and res.plane == "axial"
     if driving:
         _, reo = to_canonical(vol)
         canon = reo.apply(res.heatmap)

@@ -56,7 +56,7 @@ def install_ai(window) -> AnalysisController:
         "classify_slice": _action(window, "Classify &slice", c.classify_slice, SHORTCUTS["classify_slice"],
                                   tip="Tumour type of the slice on show, with Grad-CAM"),
         "classify_study": _action(window, "Classify s&tudy", c.classify_study, SHORTCUTS["classify_study"],
-                                  tip="Tumour type over all slices of the active plane"),
+                                  tip="Study verdict: axial slices, or the segmented tumour's slices"),
         "segment": _action(window, "Segment &tumour", c.segment, SHORTCUTS["segment"],
                            tip="3D tumour mask, uncertainty and measurements"),
         "export": _action(window, "&Export results...", lambda: choose_export(c), SHORTCUTS["export"]),

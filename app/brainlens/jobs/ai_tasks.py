@@ -173,25 +173,36 @@ class StudyClassification:
     heatmap: np.ndarray | None = None  # Grad-CAM of the driving slices, stacked on the source grid
 
 
-def study_verdict(volume: Volume, plane: str, clf: Any, progress: Progress | None,
-                  cancel: CancelFlag | None) -> dict[str, Any]:
-    """The study-level verdict: for now a summary over the plane's slices (classify_volume).
+def study_verdict(volume: Volume, clf: Any, progress: Progress | None, cancel: CancelFlag | None,
+                  segmentation: np.ndarray | None = None) -> dict[str, Any]:
+    """The study-level verdict (ml.classify_study): axial slices, or the slices through the segmented
+    tumour when a segmentation on the same grid is given. A classifier exported without a study rule
+    (``extra["study_rule"]``) gets the older summary over the axial slices (classify_volume), said in a note."""
+    if not clf.extra.get("study_rule"):
+        from brainlens.ml.classify_volume import classify_volume
 
-    When ``brainlens.ml.classify_study`` lands, this is the one line to swap.
-    """
-    from brainlens.ml.classify_volume import classify_volume
+        d = classify_volume(volume, "axial", progress=progress, cancel=cancel, model=clf).to_dict()
+        probs = d["mean_probabilities"]
+        confidence = probs.get(d["label"], 0.0)
+        d.update(probabilities=probs, confidence=confidence if np.isfinite(confidence) else 0.0,
+                 method="slice summary", uncertain=False, ood=d["n_ood"] > d["n_classified"] / 2,
+                 slices_used=list(range(d["n_classified"])),
+                 notes=[f"{clf.tag} has no study-level rule: summary over the axial slices", *d["notes"]])
+        return d
+    from brainlens.ml.classify_study import classify_study as verdict
 
-    return classify_volume(volume, plane, progress=progress, cancel=cancel, model=clf).to_dict()
+    return verdict(volume, segmentation, model=clf, progress=progress, cancel=cancel).to_dict()
 
 
-def classify_study(volume: Volume, plane: str, cache: ModelCache, device: str = "auto",
-                   model_name: str = "brainresnet", progress: Progress | None = None,
+def classify_study(volume: Volume, cache: ModelCache, device: str = "auto", model_name: str = "brainresnet",
+                   segmentation: np.ndarray | None = None, progress: Progress | None = None,
                    cancel: CancelFlag | None = None) -> StudyClassification:
     report = progress or (lambda f, m: None)
     report(0.02, "loading the classifier")
     dev, note = resolve_device(device)
     clf = _classifier(cache, model_name, dev)
-    summary = study_verdict(volume, plane, clf, lambda f, m: report(0.05 + 0.9 * f, m), cancel)
+    summary = study_verdict(volume, clf, lambda f, m: report(0.05 + 0.9 * f, m), cancel, segmentation)
+    plane = str(summary.get("plane", "axial"))
     report(0.96, "Grad-CAM of the driving slices")
     heat = stacked_gradcam(volume, plane, summary.get("driving_slices", [])[:STACKED_CAM_SLICES], clf, cancel)
     return StudyClassification(summary, plane, _describe(dev), clf.tag, [note] if note else [],
