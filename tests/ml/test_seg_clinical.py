@@ -64,6 +64,15 @@ def test_detection_rule_from_the_manifest_is_range_checked() -> None:
             DetectionRule.from_extra({"detection": bad})
 
 
+def test_without_t1c_enhancing_tumour_is_folded_into_the_core() -> None:
+    from brainlens.ml.segment import fold_enhancing_into_core
+
+    labels = np.array([0, 1, 2, 4, 4], np.uint8)
+    out = fold_enhancing_into_core(labels)
+    assert out.tolist() == [0, 1, 2, 1, 1] and out.dtype == np.uint8
+    assert labels.tolist() == [0, 1, 2, 4, 4], "the input is not changed"
+
+
 def test_sample_disagreement_is_zero_when_samples_agree_and_grows_when_they_do_not() -> None:
     a = np.zeros((10, 10, 10), bool)
     a[2:6, 2:6, 2:6] = True

@@ -17,6 +17,7 @@ from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from brainlens.core.labels import LABEL_COLORS, LABEL_NAMES
+from brainlens.core.plain import plain
 from brainlens.core.scene import HeatmapLayer, LabelLayer, SeriesDisplay
 from brainlens.core.volume import SEQUENCES, Volume
 from brainlens.jobs import ai_tasks
@@ -314,7 +315,7 @@ class AnalysisController(QObject):
         detected = regions["whole_tumor"]["volume_ml"] > 0
         doc.update(regions=regions, rano=measured["rano"], edited=layer.edited, tumour_detected=detected,
                    finding="tumour detected" if detected else "no tumour detected")
-        self.measurements = _plain(doc)
+        self.measurements = plain(doc)
         self.results_changed.emit()
 
     def mask_volume(self) -> Volume | None:
@@ -363,14 +364,3 @@ class AnalysisController(QObject):
         QTimer.singleShot(timeout_ms, loop.quit)
         loop.exec()
         return job.done
-
-
-def _plain(obj: Any) -> Any:
-    """numpy scalars -> Python types, recursively (the measurements go to JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj

@@ -17,6 +17,7 @@ import numpy as np
 
 from brainlens.core.errors import Cancelled, InputError, ModelError
 from brainlens.core.labels import LABEL_NAMES
+from brainlens.core.plain import plain
 from brainlens.core.volume import Study, Volume
 from brainlens.ml.seg_detection import DetectionRule, disagreement, keep_components
 from brainlens.ml.seg_model import CHANNELS, MODEL_NAME, PATCH, REGIONS, SPACING_MM, regions_to_labels
@@ -58,7 +59,7 @@ class SegmentationResult:
 
     def to_json(self, source: str | Path | None = None) -> dict[str, Any]:
         """The measurements object written by the CLI (plain JSON types only)."""
-        return _plain({"source": str(source) if source is not None else None,
+        return plain({"source": str(source) if source is not None else None,
                 "reference_sequence": self.reference,
                 "sequences_used": list(self.sequences_used),
                 "missing_sequences": list(self.missing_sequences),
@@ -73,19 +74,6 @@ class SegmentationResult:
                 "rano": self.rano,
                 "warnings": list(self.warnings),
                 "intended_use": "research only; not for diagnosis"})
-
-
-def _plain(obj: Any) -> Any:
-    """numpy scalars/arrays and tuples -> JSON-native types, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
 
 
 def _gather(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume],
@@ -153,6 +141,11 @@ def load_segmenter(device: Any, directory: Path | str | None = None) -> tuple[An
     """(network, registry entry, brain extractor): everything ``segment`` loads, to load once and pass in."""
     net, entry = load_model(device, directory)
     return net, entry, load_brain_extractor(entry)
+
+
+def fold_enhancing_into_core(labels: np.ndarray) -> np.ndarray:
+    """Labels with enhancing tumour (4) counted as non-enhancing core (1): for studies without T1c."""
+    return np.where(labels == 4, np.uint8(1), labels).astype(np.uint8)
 
 
 def load_brain_extractor(entry: Any) -> Any:
@@ -281,6 +274,12 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     ref_vol = volumes[reference]
     src_voxel_ml = abs(float(np.linalg.det(ref_vol.affine[:3, :3]))) / 1000.0
     labels, found = keep_components(regions_to_labels(probs_src > 0.5), probs_src[0], src_voxel_ml, rule)
+    # Enhancement is what T1c shows: without it the network's ET output is a guess (FLAIR-only ET Dice
+    # was near zero on held-out BraTS), so it is folded into the core and said so, not reported as ET.
+    enhancement_seen = "t1ce" in volumes
+    if not enhancement_seen:
+        labels = fold_enhancing_into_core(labels)
+        warnings.append("no T1c: enhancing tumour cannot be assessed; it is counted in the tumour core")
     uncertainty = to_source(entropy, prep.grid).astype(np.float32)
     timings["uncertainty"] += time.perf_counter() - t
     if cancel is not None and cancel():
@@ -298,6 +297,7 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
 
     def region_volumes(m: np.ndarray) -> list[float]:
         lab, _ = keep_components(regions_to_labels(m), m[0].astype(np.float32), voxel_ml, size_only)
+        lab = lab if enhancement_seen else fold_enhancing_into_core(lab)
         return [float(r.sum()) * voxel_ml for r in (lab > 0, (lab == 1) | (lab == 4), lab == 4)]
 
     per_sample = np.array([region_volumes(m) for m in masks])  # (samples, 3)

@@ -103,6 +103,9 @@ def _brats(r: dict[str, Any]) -> list[str]:
             continue
         cells = [_ms(s, f"dice_{g}") for g in REGIONS] + [_ms(s, f"hd95_{g}", 1) for g in REGIONS]
         lines.append(f"| {name.split(' / ')[1]} | " + " | ".join(cells) + f" | {s['seconds_mean']:.1f} |")
+    lines += ["", "Without T1c the product does not report enhancing tumour (enhancement is what T1c shows; the "
+              "network's guess is folded into the tumour core and a warning says so), so the FLAIR-only ET "
+              "column measures that choice, not the network."]
     s = r["summary"].get("brats / all four")
     if s and s["n"]:
         verdict = ", ".join(f"{ABBREV[g]} {s[f'dice_{g}']['mean']:.3f} vs {t:.2f} ({_met(s[f'dice_{g}']['mean'], t)})"
