@@ -60,14 +60,16 @@ def test_slice_classification_puts_gradcam_on_the_source_grid():
     assert res.heatmap.shape == vol.shape and res.heatmap.max() > 0
     canon = reo.apply(res.heatmap)
     assert np.count_nonzero(canon[:, :, [i for i in range(48) if i != 30]]) == 0  # only the classified slice
-    assert ("classifier", "brainresnet", "cpu") in cache
+    from brainlens.ml.classifier_default import default_classifier
+
+    assert ("classifier", default_classifier(), "cpu") in cache
 
 
 def test_study_classification_stacks_gradcam_of_its_driving_slices():
     from brainlens.ml.registry import get_entry
 
     try:
-        get_entry("brainresnet")
+        get_entry("efflite0")  # the bundled classifier with a study-level rule
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"classifier not bundled ({exc})")
     vol = make_head_phantom(shape=(48, 56, 40), spacing_mm=3.0, orientation="LPS").by_sequence()["t1ce"]

@@ -73,13 +73,16 @@ def card_figures(kind: str, name: str) -> str:
         return ""
 
 
-def _classifier(cache: ModelCache, name: str, device: Any) -> Any:
+def _classifier(cache: ModelCache, name: str | None, device: Any) -> Any:
+    """The named classifier, or (None) the product default, loaded once per device."""
+    from brainlens.ml.classifier_default import default_classifier
     from brainlens.ml.classifier_engine import load_classifier
 
+    name = name or default_classifier()
     return cache.get(("classifier", name, str(device)), lambda: load_classifier(name, device=str(device)))
 
 
-def preload(cache: ModelCache, device: str = "auto", classifier: str = "brainresnet",
+def preload(cache: ModelCache, device: str = "auto", classifier: str | None = None,
             progress: Progress | None = None, cancel: CancelFlag | None = None) -> str:
     """Import torch/MONAI and load both models while the user is still reading the images.
 
@@ -120,7 +123,7 @@ def _describe(device: Any) -> str:
 
 
 def classify_slice(source: Volume, reorientation: Reorientation, plane: str, index: int, cache: ModelCache,
-                   device: str = "auto", model_name: str = "brainresnet",
+                   device: str = "auto", model_name: str | None = None,
                    original: np.ndarray | Path | str | None = None,
                    progress: Progress | None = None, cancel: CancelFlag | None = None) -> SliceClassification:
     """Classify one slice (the one on show) with Grad-CAM. ``original``: the image's own pixels (a colour
@@ -175,23 +178,23 @@ class StudyClassification:
 
 def study_verdict(volume: Volume, plane: str, clf: Any, progress: Progress | None,
                   cancel: CancelFlag | None) -> dict[str, Any]:
-    """The study-level verdict: for now a summary over the plane's slices (classify_volume).
+    """The study-level verdict of ml.classify_study (axial slices whatever `plane` is on show), with the
+    keys the results panel reads (n_classified, mean_probabilities = the study probabilities)."""
+    from brainlens.ml.classify_study import classify_study
 
-    When ``brainlens.ml.classify_study`` lands, this is the one line to swap.
-    """
-    from brainlens.ml.classify_volume import classify_volume
-
-    return classify_volume(volume, plane, progress=progress, cancel=cancel, model=clf).to_dict()
+    d = classify_study(volume, model=clf, progress=progress, cancel=cancel).to_dict()
+    return {**d, "n_classified": len(d["slices_used"]), "mean_probabilities": d["probabilities"]}
 
 
 def classify_study(volume: Volume, plane: str, cache: ModelCache, device: str = "auto",
-                   model_name: str = "brainresnet", progress: Progress | None = None,
+                   model_name: str | None = None, progress: Progress | None = None,
                    cancel: CancelFlag | None = None) -> StudyClassification:
     report = progress or (lambda f, m: None)
     report(0.02, "loading the classifier")
     dev, note = resolve_device(device)
     clf = _classifier(cache, model_name, dev)
     summary = study_verdict(volume, plane, clf, lambda f, m: report(0.05 + 0.9 * f, m), cancel)
+    plane = summary.get("plane", plane)  # the plane the driving slices were cut in
     report(0.96, "Grad-CAM of the driving slices")
     heat = stacked_gradcam(volume, plane, summary.get("driving_slices", [])[:STACKED_CAM_SLICES], clf, cancel)
     return StudyClassification(summary, plane, _describe(dev), clf.tag, [note] if note else [],
