@@ -179,7 +179,15 @@ class StudyClassification:
 def study_verdict(volume: Volume, plane: str, clf: Any, progress: Progress | None,
                   cancel: CancelFlag | None) -> dict[str, Any]:
     """The study-level verdict of ml.classify_study (axial slices whatever `plane` is on show), with the
-    keys the results panel reads (n_classified, mean_probabilities = the study probabilities)."""
+    keys the results panel reads (n_classified, mean_probabilities = the study probabilities). A classifier
+    without a study-level rule (an older model picked in the settings) gets the per-slice summary of
+    classify_volume instead, with a note saying so."""
+    if "study_rule" not in clf.extra:
+        from brainlens.ml.classify_volume import classify_volume
+
+        d = classify_volume(volume, plane, progress=progress, cancel=cancel, model=clf).to_dict()
+        d["notes"] = [f"{clf.tag} has no study-level rule: per-slice summary only"] + d["notes"]
+        return d
     from brainlens.ml.classify_study import classify_study
 
     d = classify_study(volume, model=clf, progress=progress, cancel=cancel).to_dict()
