@@ -81,3 +81,18 @@ def test_study_classification_stacks_gradcam_of_its_driving_slices():
         canon = reo.apply(res.heatmap)
         lit = {int(k) for k in np.flatnonzero(canon.reshape(-1, canon.shape[2]).max(axis=0) > 0)}
         assert lit <= set(driving) and lit
+
+
+def test_study_verdict_without_a_study_rule_keeps_the_slice_summary(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "classifier_fixtures", Path(__file__).resolve().parents[1] / "ml" / "classifier_fixtures.py")
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    monkeypatch.setenv("BRAINLENS_MODELS", str(fixtures.export_random_classifier(tmp_path)))  # brainresnet only
+    vol = make_head_phantom(shape=(32, 40, 24), spacing_mm=4.0).by_sequence()["t1ce"]
+    res = ai_tasks.classify_study(vol, "coronal", ai_tasks.ModelCache(), device="cpu")
+    assert res.summary["plane"] == "coronal" and res.plane == "coronal"
+    assert "no study-level rule" in res.summary["notes"][0]
