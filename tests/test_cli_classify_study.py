@@ -28,8 +28,8 @@ def _no_nan(token: str):
 
 @pytest.fixture(scope="module")
 def study_files(tmp_path_factory) -> tuple[Path, Path, Path]:
-    nib = pytest.importorskip("nibabel")
-    pytest.importorskip("brainlens.io")
+    import nibabel as nib
+
     from brainlens.core.phantom import make_head_phantom_with_labels
 
     d = tmp_path_factory.mktemp("study")
@@ -119,7 +119,10 @@ def test_bundled_model_says_glioma_on_a_held_out_brats_case(capsys, monkeypatch)
     case = DATA / "brats" / "Brats18_CBICA_ALU_1" / "Brats18_CBICA_ALU_1_t1ce.nii.gz"
     if not case.exists():
         pytest.skip("../shared/data/brats not available")
-    fixtures.require_bundled("efflite0")
+    from brainlens.ml.registry import load_manifest
+
+    if "efflite0" not in load_manifest(fixtures.BUNDLED_MODELS):  # not shipped yet (training), unlike a lost one
+        pytest.skip("efflite0 has not been exported to models/ yet; this test checks that model once it ships")
     monkeypatch.delenv("BRAINLENS_MODELS", raising=False)
     assert main(["classify", str(case), "--study", "--json", "--device", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out)["label"] == "glioma"
@@ -130,7 +133,10 @@ def test_bundled_model_says_glioma_on_a_held_out_brats_case(capsys, monkeypatch)
 def test_bundled_model_says_no_tumour_on_a_healthy_template(tmp_path, capsys, monkeypatch) -> None:
     nib = pytest.importorskip("nibabel")
     datasets = pytest.importorskip("nilearn.datasets")
-    fixtures.require_bundled("efflite0")
+    from brainlens.ml.registry import load_manifest
+
+    if "efflite0" not in load_manifest(fixtures.BUNDLED_MODELS):  # not shipped yet (training), unlike a lost one
+        pytest.skip("efflite0 has not been exported to models/ yet; this test checks that model once it ships")
     monkeypatch.delenv("BRAINLENS_MODELS", raising=False)
     path = tmp_path / "mni152.nii.gz"
     nib.save(datasets.load_mni152_template(resolution=1), str(path))  # tumour-free head template

@@ -101,7 +101,6 @@ def run_one(case: Case, label: str, argv: list[str], target: Path | None, code: 
             heavy_timeout: float = 300) -> Run:
     env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": "offscreen",
            "PYTHONWARNINGS": "", **case.env}
-    env.setdefault("BRAINLENS_SETTINGS_DIR", tempfile.mkdtemp(prefix="brainlens-corpus-settings-"))
     heavy = label.startswith(("classify", "segment")) or case.cls == "manifest"
     timeout = heavy_timeout if heavy else heavy_timeout / 3
     before, target_before = _snapshot(protect), _state(target)
@@ -146,16 +145,32 @@ def run_one(case: Case, label: str, argv: list[str], target: Path | None, code: 
     return Run(case, label, argv, rc, stdout, stderr, defects)
 
 
+def _record(r: Run) -> str:
+    return json.dumps({"case": r.case.name, "cls": r.case.cls, "command": r.command, "rc": r.rc,
+                       "defects": r.defects, "stderr": r.stderr[-1500:]})
+
+
 def run_cases(cases: list[Case], work: Path, code: Path = APP, workers: int = 2,
-              heavy_timeout: float = 300) -> list[Run]:
+              heavy_timeout: float = 300, log: Path | None = None) -> list[Run]:
+    """Every command of every case; with ``log``, each finished run is appended there at once (JSON lines)."""
     protect = [str(p) for p in (work / "output").rglob("*") if p.is_file() and "models" not in p.parts]
+    if "BRAINLENS_SETTINGS_DIR" not in os.environ:  # the GUI runs (--screenshot) keep their settings here
+        (work / "settings").mkdir(exist_ok=True)
+        os.environ["BRAINLENS_SETTINGS_DIR"] = str(work / "settings")
     jobs = []
     for n, case in enumerate(cases):
         out = work / "runs" / f"{n:04d}"
         out.mkdir(parents=True, exist_ok=True)
         jobs.extend((case, *cmd) for cmd in commands_for(case, out))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda job: run_one(*job, code, protect, heavy_timeout), jobs))
+        def one(job) -> Run:
+            run = run_one(*job, code, protect, heavy_timeout)
+            if log is not None:
+                with open(log, "a") as fh:
+                    fh.write(_record(run) + "\n")
+            return run
+
+        return list(pool.map(one, jobs))
 
 
 def summary(cases: list[Case], runs: list[Run]) -> str:
@@ -183,20 +198,20 @@ def main() -> None:
     p.add_argument("--report", type=Path, help="write every defect here as JSON lines")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout", type=float, default=300, help="seconds for classify/segment (a third for info)")
+    p.add_argument("--shard", default="1/1", help="K/N: run every N-th case starting at the K-th")
+    p.add_argument("--log", type=Path, help="append every run here as it finishes (JSON lines)")
     a = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="brainlens-corpus-") as tmp:
         cases = build_corpus(Path(tmp) / "corpus")
         if a.fast:
             cases = [c for c in cases if c.fast]
-        runs = run_cases(cases, Path(tmp) / "corpus", a.code, a.workers, a.timeout)
+        k, n = (int(x) for x in a.shard.split("/"))
+        cases = cases[k - 1::n]
+        runs = run_cases(cases, Path(tmp) / "corpus", a.code, a.workers, a.timeout, a.log)
         print(summary(cases, runs))
         if a.report:
             with open(a.report, "w") as fh:
-                for r in runs:
-                    if r.defects:
-                        fh.write(json.dumps({"case": r.case.name, "cls": r.case.cls, "command": r.command,
-                                             "rc": r.rc, "defects": r.defects,
-                                             "stderr": r.stderr[-1500:]}) + "\n")
+                fh.writelines(_record(r) + "\n" for r in runs if r.defects)
 
 
 if __name__ == "__main__":

@@ -138,8 +138,13 @@ def output_cases(root: Path) -> list[Case]:
     cases.append(Case("outputs/out_new_folder", "outputs", [str(flair)], commands=[seg + ["{out}"]]))
     shot_dir = root / "shot_dir"
     shot_dir.mkdir()
+    # devices are named through symlinks: code that wrongly replaces the target then replaces only the link
+    # (an old build's os.replace onto /dev/full itself turned the machine's device into a PNG)
+    for dev in ("full", "null"):
+        (root / f"dev_{dev}.png").symlink_to(f"/dev/{dev}")
     for name, target in {"screenshot_unwritable": "/proc/brainlens.png", "screenshot_folder": str(shot_dir),
-                         "screenshot_device": "/dev/full", "screenshot_dev_null": "/dev/null",
+                         "screenshot_device": str(root / "dev_full.png"),
+                         "screenshot_dev_null": str(root / "dev_null.png"),
                          "screenshot_missing_parent": str(root / "no" / "such" / "x.png"),
                          "screenshot_under_a_file": str(existing / "x.png")}.items():
         cases.append(Case(f"outputs/{name}", "outputs", [str(flair)], commands=[[str(flair), "--screenshot", target]],

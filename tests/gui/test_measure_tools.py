@@ -115,3 +115,17 @@ def test_removed_overlay_layer_comes_back_with_undo(qtbot, window):
     window.reading.act_undo.trigger()
     assert [lay.name for lay in window.scene_model.layers] == ["mask", "map"]
     assert [r.layer.name for r in window.layer_panel.rows] == ["mask", "map"]
+
+
+def test_one_undo_takes_back_mask_edits_and_measurements_in_order(window):
+    base = window.scene_model.base
+    mask = window.scene_model.add_label_layer("mask", np.zeros(base.source.shape, np.uint8), base)
+    ruler = draw(window, "ruler", (10.0, 20.0), (20.0, 20.0))
+    mask.begin_stroke()
+    mask.paint(np.arange(50), 2)  # one brush stroke
+    mask.end_stroke()
+    assert window.reading.act_undo.text() == "&Undo edit of mask"
+    window.reading.act_undo.trigger()
+    assert not mask.data.any() and window.reading.annotations.items == [ruler]
+    window.reading.act_undo.trigger()
+    assert window.reading.annotations.items == []

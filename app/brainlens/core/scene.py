@@ -123,6 +123,7 @@ class LabelLayer(Layer):
     origin: dict[str, str] = field(default_factory=lambda: {"kind": "file"})
     edited: bool = False
     history: LabelHistory = field(default_factory=LabelHistory, repr=False)
+    stepped: Event = field(default_factory=Event, repr=False)  # an undoable edit step was completed
 
     def __post_init__(self) -> None:
         self.data = np.ascontiguousarray(self.data, dtype=np.uint8)
@@ -140,6 +141,7 @@ class LabelLayer(Layer):
     def end_stroke(self) -> None:
         if self.history.end(self.data) is not None:
             self._edited()
+            self.stepped.emit(self)
 
     def paint(self, indices: np.ndarray, value: int) -> bool:
         """Set the voxels (flat canonical indices) to ``value``; inside begin/end_stroke they form one step."""
@@ -150,6 +152,7 @@ class LabelLayer(Layer):
             return False
         if not open_stroke:
             self._edited()
+            self.stepped.emit(self)
         else:
             self._refresh()
         return True
@@ -167,6 +170,7 @@ class LabelLayer(Layer):
         if self.history.redo(self.data) is None:
             return False
         self._edited()
+        self.stepped.emit(self)  # a redone step can be undone again
         return True
 
     def _edited(self) -> None:
@@ -208,7 +212,7 @@ class HeatmapLayer(Layer):
         return float(self.threshold), float(max(self.vmax, self.threshold + 1e-6))
 
 
-_NOT_DISPLAY = ("data", "affine", "changed", "source", "reorientation", "history", "edited", "origin")
+_NOT_DISPLAY = ("data", "affine", "changed", "source", "reorientation", "history", "edited", "origin", "stepped")
 
 
 class Scene:

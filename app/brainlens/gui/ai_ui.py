@@ -23,7 +23,7 @@ from brainlens.gui.settings_dialog import SettingsDialog
 
 PRELOAD_DELAY_MS = 1500  # after the first window is painted and a study had a chance to start loading
 SHORTCUTS = {"classify_slice": "Ctrl+L", "classify_study": "Ctrl+Shift+L", "segment": "Ctrl+T", "export": "Ctrl+E",
-             "brush": "B", "eraser": "E", "fill": "F", "undo": QKeySequence.StandardKey.Undo, "redo": "Ctrl+Shift+Z",
+             "brush": "B", "eraser": "E", "fill": "F", "undo": None, "redo": "Ctrl+Shift+Z",
              "toggle_mask": "M", "toggle_outline": "O", "toggle_uncertainty": "U", "toggle_cam": "G",
              "review": "N"}
 
@@ -56,7 +56,7 @@ def install_ai(window) -> AnalysisController:
         "classify_slice": _action(window, "Classify &slice", c.classify_slice, SHORTCUTS["classify_slice"],
                                   tip="Tumour type of the slice on show, with Grad-CAM"),
         "classify_study": _action(window, "Classify s&tudy", c.classify_study, SHORTCUTS["classify_study"],
-                                  tip="Tumour type over all slices of the active plane"),
+                                  tip="Study verdict: axial slices, or the segmented tumour's slices"),
         "segment": _action(window, "Segment &tumour", c.segment, SHORTCUTS["segment"],
                            tip="3D tumour mask, uncertainty and measurements"),
         "export": _action(window, "&Export results...", lambda: choose_export(c), SHORTCUTS["export"]),

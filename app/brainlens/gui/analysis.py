@@ -210,12 +210,15 @@ class AnalysisController(QObject):
         self.results_changed.emit()
 
     def classify_study(self) -> JobHandle | None:
+        """The study verdict on the series on show; it looks at the segmented tumour's slices when there is one."""
         base = self._require_study()
         if base is None:
             return None
-        plane = self.window.ortho.active_plane
-        return self._submit("classify_study", ai_tasks.classify_study, base.source, plane, self.cache, self.device,
-                            self.classifier_name, on_result=lambda r: self._show_study_result(base, r))
+        mask = None
+        if self.seg_layer is not None and self.seg_layer.source is base.source:
+            mask = self.seg_layer.source_data()
+        return self._submit("classify_study", ai_tasks.classify_study, base.source, self.cache, self.device,
+                            self.classifier_name, mask, on_result=lambda r: self._show_study_result(base, r))
 
     def _show_study_result(self, base: SeriesDisplay, res: ai_tasks.StudyClassification) -> None:
         self.study_result = res

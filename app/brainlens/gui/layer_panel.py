@@ -111,7 +111,7 @@ class LayerRow(QFrame):
             self.colormap.currentTextChanged.connect(lambda name: layer.update(colormap=name))
             grid.addWidget(self.colormap, 4, 1)
             self.colour_bar = ColourBar(layer)
-            layer.changed.connect(lambda _layer: self.colour_bar.refresh())
+            layer.changed.connect(self._refresh_colour_bar)
             grid.addWidget(self.colour_bar, 5, 0, 1, 3)
         layer.changed.connect(self._sync)
 
@@ -127,8 +127,13 @@ class LayerRow(QFrame):
             widget.setChecked(value) if isinstance(widget, QCheckBox) else widget.setValue(value)
             widget.blockSignals(False)
 
+    def _refresh_colour_bar(self, _layer: Layer) -> None:
+        self.colour_bar.refresh()
+
     def detach(self) -> None:
+        """Stop listening: the layer outlives this row (a lambda left connected reached a deleted widget)."""
         self.layer.changed.disconnect(self._sync)
+        self.layer.changed.disconnect(self._refresh_colour_bar)
 
 
 class LayerPanel(QWidget):

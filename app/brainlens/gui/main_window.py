@@ -103,6 +103,9 @@ class MainWindow(QMainWindow):
         self.activity = ActivityArea(self.runner)  # follows every job: loads, AI, exports
         self.progress, self.cancel_button = self.activity.progress, self.activity.cancel_button
         bar.addWidget(self.info_label, 1)
+        # QStatusBar hides it under a message but leaves it free to reappear on a relayout, drawing both texts
+        # over each other; an explicit hide / show keeps them apart
+        bar.messageChanged.connect(lambda message: self.info_label.setVisible(not message))
         self.convention_label = QLabel(f"Display: {CONVENTION}")
         bar.addPermanentWidget(self.convention_label)
         bar.addPermanentWidget(self.activity)

@@ -9,6 +9,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from brainlens.core.annotations import AnnotationStore
+from brainlens.core.scene import LabelLayer
 from brainlens.gui.convention import NEUROLOGICAL, RADIOLOGICAL
 from brainlens.gui.measure_panel import MeasurePanel
 from brainlens.gui.measure_tools import MeasureTools
@@ -35,6 +36,7 @@ class ReadingRoom:
         self.subject_picker = SubjectPicker(lambda one: w._show_study(one, None))
         w.browser.layout().insertWidget(0, self.subject_picker)
         w.layer_panel.remove_layer = self.remove_layer
+        scene.layers_changed.connect(self._follow_mask_edits)
         measure_dock = w._dock("Measurements", self.measure_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.docks = [*w.docks, measure_dock]
         w.tabifyDockWidget(w.docks[-1], measure_dock)  # beside Layers: both get the full height at 1024 x 700
@@ -78,6 +80,15 @@ class ReadingRoom:
     def _on_history(self) -> None:
         self.act_undo.setText(self.history.next_text())
         self.act_undo.setEnabled(self.history.next_text() != "&Undo")
+
+    def _follow_mask_edits(self) -> None:
+        """Mask edits (brush strokes, fills) join the one Edit > Undo (Ctrl+Z), in the order they happened."""
+        for layer in self.window.scene_model.layers:
+            if isinstance(layer, LabelLayer):
+                layer.stepped.connect(self._on_mask_step)
+
+    def _on_mask_step(self, layer: LabelLayer) -> None:
+        self.history.push(f"edit of {layer.name}", layer.undo)
 
     def remove_layer(self, layer) -> None:
         """The layer panel's remove button: undoable (Edit > Undo puts the layer back where it was)."""

@@ -64,7 +64,9 @@ def report_html(controller) -> str:
         parts.append("<h3>Tumour type (classifier)</h3><ul>")
         if c.study_result is not None:
             s = c.study_result.summary
-            parts.append(f"<li>Study ({s['plane']}): {html.escape(CLASS_TITLES.get(s['label'], s['label']))}</li>")
+            flags = " - out of distribution" if s.get("ood") else " - uncertain" if s.get("uncertain") else ""
+            parts.append(f"<li>Study: {html.escape(CLASS_TITLES.get(s['label'], s['label']))} "
+                         f"({s.get('confidence', 0):.0%}, {html.escape(str(s.get('method', '')))}){flags}</li>")
             models.append((c.study_result.model, c.study_result.card))
         if c.slice_result is not None:
             r = c.slice_result.result

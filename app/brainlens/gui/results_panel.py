@@ -140,8 +140,16 @@ class ResultsPanel(QWidget):
         if c.study_result is not None:
             s = c.study_result.summary
             label = CLASS_TITLES.get(s["label"], s["label"])
-            parts.append(f"<b>Study ({s['plane']}, {s['n_classified']} of {s['n_slices']} slices):</b> "
-                         f"{html.escape(label)}")
+            how = ("the slices through the segmented tumour" if s.get("method") == "segmentation"
+                   else f"{len(s.get('slices_used', []))} of {s['n_slices']} {s['plane']} slices")
+            parts.append(f"<b>Study:</b> {html.escape(label)}, confidence {s.get('confidence', 0):.0%} "
+                         f"(from {how})")
+            if s.get("ood"):
+                parts.append("<span style='color:#c60'>Most slices do not look like the brain MR images the "
+                             "model knows: do not trust the study label.</span>")
+            elif s.get("uncertain"):
+                parts.append("<span style='color:#c60'>The study verdict is uncertain: treat it with "
+                             "caution.</span>")
             for note in s.get("notes", []):
                 parts.append(f"<small>{html.escape(note)}</small>")
         return "<br>".join(parts)
@@ -189,7 +197,7 @@ class ResultsPanel(QWidget):
         if c.slice_result is not None:
             probs = c.slice_result.result["probabilities"]
         elif c.study_result is not None:
-            probs = c.study_result.summary.get("mean_probabilities")
+            probs = c.study_result.summary.get("probabilities")
         if probs:
             self._set_bars(probs)
         for bar in self.bars.values():

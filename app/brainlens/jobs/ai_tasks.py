@@ -176,33 +176,36 @@ class StudyClassification:
     heatmap: np.ndarray | None = None  # Grad-CAM of the driving slices, stacked on the source grid
 
 
-def study_verdict(volume: Volume, plane: str, clf: Any, progress: Progress | None,
-                  cancel: CancelFlag | None) -> dict[str, Any]:
-    """The study-level verdict of ml.classify_study (axial slices whatever `plane` is on show), with the
-    keys the results panel reads (n_classified, mean_probabilities = the study probabilities). A classifier
-    without a study-level rule (an older model picked in the settings) gets the per-slice summary of
-    classify_volume instead, with a note saying so."""
-    if "study_rule" not in clf.extra:
+def study_verdict(volume: Volume, clf: Any, progress: Progress | None, cancel: CancelFlag | None,
+                  segmentation: np.ndarray | None = None) -> dict[str, Any]:
+    """The study-level verdict (ml.classify_study): axial slices, or the slices through the segmented
+    tumour when a segmentation on the same grid is given. A classifier exported without a study rule
+    (``extra["study_rule"]``) gets the older summary over the axial slices (classify_volume), said in a note."""
+    if not clf.extra.get("study_rule"):
         from brainlens.ml.classify_volume import classify_volume
 
-        d = classify_volume(volume, plane, progress=progress, cancel=cancel, model=clf).to_dict()
-        d["notes"] = [f"{clf.tag} has no study-level rule: per-slice summary only"] + d["notes"]
+        d = classify_volume(volume, "axial", progress=progress, cancel=cancel, model=clf).to_dict()
+        probs = d["mean_probabilities"]
+        confidence = probs.get(d["label"], 0.0)
+        d.update(probabilities=probs, confidence=confidence if np.isfinite(confidence) else 0.0,
+                 method="slice summary", uncertain=False, ood=d["n_ood"] > d["n_classified"] / 2,
+                 slices_used=list(range(d["n_classified"])),
+                 notes=[f"{clf.tag} has no study-level rule: summary over the axial slices", *d["notes"]])
         return d
-    from brainlens.ml.classify_study import classify_study
+    from brainlens.ml.classify_study import classify_study as verdict
 
-    d = classify_study(volume, model=clf, progress=progress, cancel=cancel).to_dict()
-    return {**d, "n_classified": len(d["slices_used"]), "mean_probabilities": d["probabilities"]}
+    return verdict(volume, segmentation, model=clf, progress=progress, cancel=cancel).to_dict()
 
 
-def classify_study(volume: Volume, plane: str, cache: ModelCache, device: str = "auto",
-                   model_name: str | None = None, progress: Progress | None = None,
+def classify_study(volume: Volume, cache: ModelCache, device: str = "auto", model_name: str | None = None,
+                   segmentation: np.ndarray | None = None, progress: Progress | None = None,
                    cancel: CancelFlag | None = None) -> StudyClassification:
     report = progress or (lambda f, m: None)
     report(0.02, "loading the classifier")
     dev, note = resolve_device(device)
     clf = _classifier(cache, model_name, dev)
-    summary = study_verdict(volume, plane, clf, lambda f, m: report(0.05 + 0.9 * f, m), cancel)
-    plane = summary.get("plane", plane)  # the plane the driving slices were cut in
+    summary = study_verdict(volume, clf, lambda f, m: report(0.05 + 0.9 * f, m), cancel, segmentation)
+    plane = str(summary.get("plane", "axial"))
     report(0.96, "Grad-CAM of the driving slices")
     heat = stacked_gradcam(volume, plane, summary.get("driving_slices", [])[:STACKED_CAM_SLICES], clf, cancel)
     return StudyClassification(summary, plane, _describe(dev), clf.tag, [note] if note else [],

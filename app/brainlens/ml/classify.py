@@ -74,17 +74,21 @@ def read_image(path: Path | str) -> np.ndarray:
     import cv2
 
     from brainlens.io.limits import check_raster, require_regular
+    from brainlens.io.native_stderr import captured_native_stderr
 
     p = Path(path)
     require_regular(p)
     check_raster(p)  # the header's size first: a small PNG can decode to gigabytes
+    # OpenCV logs decoder complaints ("PNG input buffer is incomplete") on stderr; the reason we give is enough
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
         raw = np.fromfile(p, dtype=np.uint8)  # fromfile + imdecode: non-ASCII paths work on Windows too
-        img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
+        with captured_native_stderr() as said:  # libpng prints its complaints straight to stderr
+            img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
     except (OSError, cv2.error) as exc:
         raise LoadError(f"{p.name}: cannot read image ({exc})") from exc
     if img is None:
-        raise LoadError(f"{p.name}: not a readable image file")
+        raise LoadError(f"{p.name}: not a readable image file" + (f" ({said[0][:120]})" if said else ""))
     if img.ndim == 3 and img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     elif img.ndim == 3 and img.shape[2] == 4:
