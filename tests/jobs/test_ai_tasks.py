@@ -57,7 +57,9 @@ def test_slice_classification_puts_gradcam_on_the_source_grid():
     assert res.heatmap.shape == vol.shape and res.heatmap.max() > 0
     canon = reo.apply(res.heatmap)
     assert np.count_nonzero(canon[:, :, [i for i in range(48) if i != 30]]) == 0  # only the classified slice
-    assert ("classifier", "brainresnet", "cpu") in cache
+    from brainlens.ml.classifier_default import default_classifier
+
+    assert ("classifier", default_classifier(), "cpu") in cache
 
 
 def test_study_classification_stacks_gradcam_of_its_driving_slices():
@@ -73,3 +75,19 @@ def test_study_classification_stacks_gradcam_of_its_driving_slices():
         canon = reo.apply(res.heatmap)
         lit = {int(k) for k in np.flatnonzero(canon.reshape(-1, canon.shape[2]).max(axis=0) > 0)}
         assert lit <= set(driving) and lit
+
+
+def test_study_verdict_without_a_study_rule_keeps_the_slice_summary(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "classifier_fixtures", Path(__file__).resolve().parents[1] / "ml" / "classifier_fixtures.py")
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    monkeypatch.setenv("BRAINLENS_MODELS", str(fixtures.export_random_classifier(tmp_path)))  # brainresnet only
+    vol = make_head_phantom(shape=(32, 40, 24), spacing_mm=4.0).by_sequence()["t1ce"]
+    res = ai_tasks.classify_study(vol, ai_tasks.ModelCache(), device="cpu")  # default: brainresnet here
+    assert res.summary["plane"] == "axial" and res.plane == "axial"
+    assert "no study-level rule" in res.summary["notes"][0]
+    assert res.summary["method"] == "slice summary" and res.summary["label"]

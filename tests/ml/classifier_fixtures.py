@@ -25,6 +25,14 @@ def export_random_classifier(directory: Path, arch: str = "brainresnet", seed: i
 
     torch.manual_seed(seed)
     net = build_model(arch).eval()
+    if arch == "efflite0":  # untrained, its features are ~1e-10 (outside the manifest schema's scale range):
+        for m in net.modules():  # give BatchNorm real batch statistics once
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None
+        with torch.no_grad():
+            net.train()(torch.randn(8, 1, 256, 256))
+        net.eval()
     with torch.no_grad():
         feats = embed(net, torch.randn(24, 1, 256, 256)).numpy()
     ood = classifier_ood.fit(feats, np.arange(24) % 4, 4)

@@ -80,7 +80,9 @@ class AnalysisController(QObject):
 
     @property
     def classifier_name(self) -> str:
-        return str(self.settings.value("ai/classifier", "brainresnet"))
+        from brainlens.ml.classifier_default import default_classifier  # manifest JSON only, no torch
+
+        return str(self.settings.value("ai/classifier", "") or default_classifier())
 
     # ---- study bookkeeping ---------------------------------------------------------------------------
     def _on_series_changed(self) -> None:

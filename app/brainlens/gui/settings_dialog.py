@@ -36,7 +36,9 @@ class SettingsDialog(QDialog):
         form.addRow("Uncertainty", self.samples)
         self.classifier = QComboBox()
         self.classifier.addItems(bundled_classifiers())
-        self.classifier.setCurrentText(str(settings.value("ai/classifier", "brainresnet")))
+        from brainlens.ml.classifier_default import default_classifier  # manifest JSON only, no torch
+
+        self.classifier.setCurrentText(str(settings.value("ai/classifier", "") or default_classifier()))
         self.classifier.setEnabled(self.classifier.count() > 1)
         form.addRow("Classifier", self.classifier)
         form.addRow(QLabel("A device that is not present falls back to Auto; the status bar shows the one used."))

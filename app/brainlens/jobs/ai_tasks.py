@@ -73,13 +73,16 @@ def card_figures(kind: str, name: str) -> str:
         return ""
 
 
-def _classifier(cache: ModelCache, name: str, device: Any) -> Any:
+def _classifier(cache: ModelCache, name: str | None, device: Any) -> Any:
+    """The named classifier, or (None) the product default, loaded once per device."""
+    from brainlens.ml.classifier_default import default_classifier
     from brainlens.ml.classifier_engine import load_classifier
 
+    name = name or default_classifier()
     return cache.get(("classifier", name, str(device)), lambda: load_classifier(name, device=str(device)))
 
 
-def preload(cache: ModelCache, device: str = "auto", classifier: str = "brainresnet",
+def preload(cache: ModelCache, device: str = "auto", classifier: str | None = None,
             progress: Progress | None = None, cancel: CancelFlag | None = None) -> str:
     """Import torch/MONAI and load both models while the user is still reading the images.
 
@@ -120,7 +123,7 @@ def _describe(device: Any) -> str:
 
 
 def classify_slice(source: Volume, reorientation: Reorientation, plane: str, index: int, cache: ModelCache,
-                   device: str = "auto", model_name: str = "brainresnet",
+                   device: str = "auto", model_name: str | None = None,
                    original: np.ndarray | Path | str | None = None,
                    progress: Progress | None = None, cancel: CancelFlag | None = None) -> SliceClassification:
     """Classify one slice (the one on show) with Grad-CAM. ``original``: the image's own pixels (a colour
@@ -194,7 +197,7 @@ def study_verdict(volume: Volume, clf: Any, progress: Progress | None, cancel: C
     return verdict(volume, segmentation, model=clf, progress=progress, cancel=cancel).to_dict()
 
 
-def classify_study(volume: Volume, cache: ModelCache, device: str = "auto", model_name: str = "brainresnet",
+def classify_study(volume: Volume, cache: ModelCache, device: str = "auto", model_name: str | None = None,
                    segmentation: np.ndarray | None = None, progress: Progress | None = None,
                    cancel: CancelFlag | None = None) -> StudyClassification:
     report = progress or (lambda f, m: None)

@@ -23,6 +23,7 @@ from torch import nn
 
 from brainlens.core.errors import ModelError
 from brainlens.ml import classifier_ood
+from brainlens.ml.classifier_default import default_classifier
 from brainlens.ml.classifier_models import CLASS_NAMES, BrainResNet, EffLiteNet, GBMNet, build_model
 from brainlens.ml.device import choose_device
 from brainlens.ml.registry import load_weights
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
     from brainlens.ml.registry import ModelEntry
 
 PREPROCESS_ID = "gbmnet-crop-v1"
-# Preference order when no model is named: the pretrained EfficientNet-Lite0 (study-level rule included),
-# then the compact ResNet of the first release.
-DEFAULT_CLASSIFIERS = ("efflite0", "brainresnet")
 DEFAULT_MC_SAMPLES = 16
 MC_SEED = 1234  # fixed masks: the same image always gets the same uncertainty
 
@@ -174,14 +172,6 @@ class Classifier:
 
 def _entropy(p: torch.Tensor) -> torch.Tensor:
     return -(p * torch.log(p.clamp_min(1e-12))).sum(-1)
-
-
-def default_classifier(directory: Path | str | None = None) -> str:
-    """The first of DEFAULT_CLASSIFIERS the models folder holds (the product's best model when bundled)."""
-    from brainlens.ml.registry import load_manifest
-
-    present = load_manifest(directory)
-    return next((n for n in DEFAULT_CLASSIFIERS if n in present), DEFAULT_CLASSIFIERS[-1])
 
 
 def load_classifier(name: str | None = None, device: str = "auto",

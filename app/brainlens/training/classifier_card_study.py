@@ -43,11 +43,12 @@ def study_figures(study: dict) -> dict[str, Any]:
 
 def study_targets(study: dict) -> list[tuple[str, str, bool]]:
     f = study_figures(study)
-    worst = min(BRATS_SEQUENCES, key=lambda s: f["brats_hits"][s] / max(f["brats_n"][s], 1))
+    scored = [s for s in BRATS_SEQUENCES if f["brats_n"][s]] or list(BRATS_SEQUENCES)
+    worst = min(scored, key=lambda s: f["brats_hits"][s] / max(f["brats_n"][s], 1))
     n16 = f["brats_n"][worst]
     timing = study.get("timing") or {}
     return [
-        (f"BraTS studies called glioma >= 15 of 16 (every sequence, 1 mm; worst: {worst})",
+        (f"BraTS studies called glioma >= 15 of 16 (every sequence scored, 1 mm; worst: {worst})",
          _frac(f["brats_hits"][worst], n16), n16 == 16 and f["brats_hits"][worst] >= TARGET_BRATS * 16),
         ("held-out lgg-flair patients called glioma >= 90 %", _frac(f["lgg_hits"], f["lgg_n"]),
          f["lgg_n"] > 0 and f["lgg_hits"] >= TARGET_LGG * f["lgg_n"]),
@@ -81,6 +82,11 @@ def study_section(study: dict) -> list[str]:
            "the 2D-validation bags: "
            + "; ".join(f"group {k}: top_k {v['top_k']}, threshold {v['threshold']:.3f}"
                        for k, v in study["cross_fitted_rules"].items()) + ".", ""]
+    if study.get("evaluated"):
+        e = study["evaluated"]
+        out += [f"Scope of this run (CPU time): BraTS sequences {', '.join(e['brats_sequences'])}; thick-slab "
+                f"version {e['thick_mm'] or 'none'} mm; Grad-CAM stage chosen on {e['cam_tuning_studies']} "
+                f"studies; OOD statistics from {e['ood_fit_2d_images']} 2D train images plus the 3D slices.", ""]
     by_patient: dict[str, dict[str, str]] = defaultdict(dict)
     folds: dict[str, int] = {}
     for r in study_rows(study, "brats"):

@@ -242,7 +242,9 @@ def rule_groups(scored: list[ScoredStudy]) -> dict[str, int]:
 
 
 def evaluate_studies(scorers: dict[int, Classifier], studies: list[Study3D], folds: dict[str, int],
-                     val_bags: list[Bag], cam_stage: int, log=print) -> dict:
+                     val_bags: list[Bag], cam_stage: int, log=print,
+                     brats_sequences: tuple[str, ...] = ("t1ce", "flair", "t1", "t2"),
+                     thick_mm: float | None = BRATS_THICK_MM) -> dict:
     """Every 3D study scored by the model of its held-out fold (scorers: fold -> model that never saw it);
     the rule cross-fitted between two patient groups (rule_groups; each judged with the rule fitted on the
     other group's bags + 2D validation bags), the product rule fitted on all of them; pointing game
@@ -255,9 +257,9 @@ def evaluate_studies(scorers: dict[int, Classifier], studies: list[Study3D], fol
         clf = scorers.get(folds[study.patient])
         if clf is None:
             continue
-        sequences = ["t1ce", "flair", "t1", "t2"] if study.source == "brats" else ["flair"]
+        sequences = brats_sequences if study.source == "brats" else ["flair"]
         for seq in sequences:
-            for mm in ([None, BRATS_THICK_MM] if study.source == "brats" else [None]):
+            for mm in ([None, thick_mm] if study.source == "brats" and thick_mm else [None]):
                 s, data, mask, pixel_mm2 = score_study(clf, study, seq, folds[study.patient], mm)
                 scored.append(s)
                 if mm is None and seq in cam_sequences(study):

@@ -267,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default=None, help="preprocessed-data cache (default <runs>/cache)")
     p.add_argument("--volumes", default="../shared/data",
                    help="data root with brats/ and lgg-flair/ for the study-level evaluation")
+    p.add_argument("--brats-sequences", nargs="+", default=["t1ce", "flair", "t1", "t2"],
+                   help="BraTS sequences scored as studies")
+    p.add_argument("--thick-mm", type=float, default=5.0, help="also score BraTS as slabs this thick (0: no)")
+    p.add_argument("--cam-tuning-studies", type=int, default=1000,
+                   help="training-fold studies used to choose the Grad-CAM stage")
+    p.add_argument("--ood-fit-2d", type=int, default=2500, help="2D train images for the OOD statistics")
     p.add_argument("--fold-runs", nargs="*", default=[],
                    help="run folders (<run>/<arch>/best.pt) of the models trained with the other 3D fold held out")
     args = p.parse_args(argv)

