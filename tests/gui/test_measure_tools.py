@@ -41,6 +41,12 @@ def to_viewport(view, x_mm: float, y_mm: float):
 
 
 def draw(window, kind, start_mm, end_mm):
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    # Two synthetic presses within the double-click interval make Qt send the second one as a double click,
+    # which starts no drag; a person does not draw two measurements 1 ms apart.
+    QTest.qWait(QApplication.styleHints().mouseDoubleClickInterval() + 50)
     window.reading.measure_panel.tool_buttons[kind].click()
     view = window.ortho.views["axial"]
     drag(view.viewport(), to_viewport(view, *start_mm), to_viewport(view, *end_mm), Qt.MouseButton.LeftButton)
