@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import open_and_wait  # noqa: E402
 from reading_room_factory import write_mprage  # noqa: E402
 
 from brainlens.gui import main_window as mw  # noqa: E402
@@ -19,23 +20,10 @@ SHAPE = (32, 40, 30)
 
 
 @pytest.fixture
-def window(qtbot):
-    win = mw.MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1024, 700)
-    win.show()
-    yield win
-    win.close()
-
-
-@pytest.fixture
 def study(qtbot, window, tmp_path):
     """The MPRAGE-like DICOM series open in the window; returns (data as stored, affine)."""
     _, data, aff = write_mprage(tmp_path / "dicom", shape=SHAPE)
-    job = window.open_path(tmp_path / "dicom")
-    with qtbot.waitSignal(job.finished, timeout=30000):
-        pass
-    assert job.outcome == "result", window.last_error
+    open_and_wait(qtbot, window, tmp_path / "dicom")
     return data, aff
 
 

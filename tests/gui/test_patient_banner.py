@@ -6,31 +6,13 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("pytestqt")
-
+from gui_helpers import open_and_wait  # noqa: E402
 from reading_room_factory import write_mprage  # noqa: E402
 
 from brainlens.core.patient import NOT_IDENTIFIED, PatientInfo, person_name  # noqa: E402
-from brainlens.gui import main_window as mw  # noqa: E402
 from brainlens.io import load  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def window(qtbot):
-    win = mw.MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1024, 700)
-    win.show()
-    yield win
-    win.close()
-
-
-def open_and_wait(qtbot, win, path):
-    job = win.open_path(path)
-    with qtbot.waitSignal(job.finished, timeout=30000):
-        pass
-    assert job.outcome == "result", win.last_error
 
 
 def test_person_name_and_metadata_from_dicom(tmp_path):

@@ -9,20 +9,9 @@ import pytest
 pytest.importorskip("pytestqt")
 from PIL import Image  # noqa: E402
 
-from brainlens.gui import main_window as mw  # noqa: E402
 from brainlens.gui.layout_box import FLAT  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def window(qtbot):
-    win = mw.MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1024, 700)
-    win.show()
-    yield win
-    win.close()
 
 
 def wait(qtbot, job):

@@ -14,7 +14,6 @@ from PySide6.QtCore import QPointF  # noqa: E402
 from brainlens.core.phantom import make_head_phantom  # noqa: E402
 from brainlens.core.resample import resample_to_grid  # noqa: E402
 from brainlens.core.volume import Study, Volume  # noqa: E402
-from brainlens.gui import main_window as mw  # noqa: E402
 from brainlens.gui.ortho_view import SIDE_BY_SIDE  # noqa: E402
 from brainlens.jobs.tasks import prepare_study  # noqa: E402
 
@@ -22,14 +21,9 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot):
-    win = mw.MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1024, 700)
-    win.show()
-    yield win
-    win.set_layout_mode("ortho")  # the layout is remembered in the shared test settings
-    win.close()
+def window(window):
+    yield window
+    window.set_layout_mode("ortho")  # the layout is remembered in the shared test settings
 
 
 def two_grids_study() -> Study:

@@ -18,16 +18,11 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot):
-    win = mw.MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1024, 700)
-    win.show()
-    job = win.open_demo(shape=(48, 60, 50), spacing_mm=3.0)
+def window(qtbot, window):
+    job = window.open_demo(shape=(48, 60, 50), spacing_mm=3.0)
     with qtbot.waitSignal(job.finished, timeout=20000):
         pass
-    yield win
-    win.close()
+    return window
 
 
 def test_slice_keys_home_end_page(qtbot, window):

@@ -8,32 +8,15 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import open_and_wait  # noqa: E402
 from reading_room_factory import PATIENT, write_mprage  # noqa: E402
 
 from brainlens.core.volume import Study  # noqa: E402
-from brainlens.gui import main_window as mw  # noqa: E402
 from brainlens.io import load  # noqa: E402
 from brainlens.io.subjects import split_by_subject  # noqa: E402
 
 pytestmark = pytest.mark.gui
 SMALL = (32, 40, 30)
-
-
-@pytest.fixture
-def window(qtbot):
-    win = mw.MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1024, 700)
-    win.show()
-    yield win
-    win.close()
-
-
-def open_and_wait(qtbot, win, path):
-    job = win.open_path(path)
-    with qtbot.waitSignal(job.finished, timeout=30000):
-        pass
-    assert job.outcome == "result", win.last_error
 
 
 def test_mixed_subjects_folder_becomes_two_studies(qtbot, window, tmp_path):

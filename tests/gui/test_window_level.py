@@ -7,27 +7,19 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_helpers import open_and_wait  # noqa: E402
 from reading_room_factory import write_mprage  # noqa: E402
 
 from brainlens.core import window_level  # noqa: E402
-from brainlens.gui import main_window as mw  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    win = mw.MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1024, 700)
-    win.show()
+def window(qtbot, window, tmp_path):
     write_mprage(tmp_path / "s", shape=(48, 56, 44), spacing_mm=3.0)
-    job = win.open_path(tmp_path / "s")
-    with qtbot.waitSignal(job.finished, timeout=30000):
-        pass
-    assert job.outcome == "result"
-    yield win
-    win.close()
+    open_and_wait(qtbot, window, tmp_path / "s")
+    return window
 
 
 def test_short_drag_moves_a_little_and_no_drag_leaves_the_data(window):
