@@ -84,11 +84,9 @@ def test_sample_disagreement_is_zero_when_samples_agree_and_grows_when_they_do_n
 
 @pytest.fixture(scope="module")
 def extractor():
-    from brainlens.ml.registry import get_entry
-    from brainlens.ml.seg_model import MODEL_NAME
-    from brainlens.ml.skull_strip import load_extractor
+    from brainlens.training.seg_data import extractor_from_manifest
 
-    return load_extractor(get_entry(MODEL_NAME).extra["brain_extraction"]["sha256"])
+    return extractor_from_manifest()
 
 
 def _thick(vol: Volume, step: int) -> Volume:

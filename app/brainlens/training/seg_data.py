@@ -128,10 +128,9 @@ def lgg_case(data: Path, case: str, cache: Path, extractor: Any) -> TrainCase:
 
 
 def extractor_from_manifest(directory: Path | None = None) -> Any:
-    """deepbet's models, hash-checked against the segmenter's manifest row."""
+    """deepbet's models, hash-checked against the segmenter's manifest row (the same loader inference uses)."""
     from brainlens.ml.registry import get_entry
     from brainlens.ml.seg_model import MODEL_NAME
-    from brainlens.ml.skull_strip import load_extractor
+    from brainlens.ml.segment import load_brain_extractor
 
-    entry = get_entry(MODEL_NAME, directory)
-    return load_extractor(entry.extra["brain_extraction"]["sha256"])
+    return load_brain_extractor(get_entry(MODEL_NAME, directory))
