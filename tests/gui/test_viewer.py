@@ -13,6 +13,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent, QImage  # noqa: E402
 
 from brainlens.core.labels import LABEL_NAMES  # noqa: E402
+from brainlens.core.window_level import display_bytes  # noqa: E402
 from brainlens.gui import main_window as mw  # noqa: E402
 from brainlens.jobs.tasks import DEMO_HEATMAP_LAYER, DEMO_LABEL_LAYER  # noqa: E402
 
@@ -85,8 +86,9 @@ def test_click_moves_cursor_in_all_planes(qtbot, window):
     assert views["coronal"].vline.value() == pytest.approx(i * 2.5)
     assert views["sagittal"].vline.value() == pytest.approx(j * 2.5)
     assert views["coronal"].hline.value() == pytest.approx(k * 2.5)
-    # the coronal slice shown is the canonical array at that j
-    np.testing.assert_array_equal(views["coronal"].image.image, scene.base.canonical.data[:, j, :])
+    # the coronal slice shown is the canonical array at that j, windowed to grey levels
+    np.testing.assert_array_equal(views["coronal"].image.image,
+                                  display_bytes(scene.base.canonical.data[:, j, :], *scene.window))
     # keyboard scroll moves the axial slice only
     views["axial"].setFocus()
     qtbot.keyClick(views["axial"], Qt.Key.Key_Up)
@@ -98,12 +100,12 @@ def test_window_level_presets_and_right_drag(qtbot, window):
     open_demo(qtbot, window)
     scene, axial = window.scene_model, window.ortho.views["axial"]
     auto = scene.window
-    assert tuple(axial.image.levels) == pytest.approx(auto)
+    assert axial.shown_window() == pytest.approx(auto)
     window.preset_combo.textActivated.emit("Full range")
     assert scene.window[0] == pytest.approx(float(scene.base.canonical.data.min()))
     axial.vb.window_dragged.emit(60.0, 0.0)  # what a right-drag to the right emits
     assert scene.preset == "Custom" and window.preset_combo.currentText() == "Custom"
-    assert tuple(axial.image.levels) == pytest.approx(scene.window)
+    assert axial.shown_window() == pytest.approx(scene.window)
     assert scene.window[1] - scene.window[0] > auto[1] - auto[0]
 
 
@@ -131,7 +133,9 @@ def test_toggle_layers_from_panel(qtbot, window):
     assert label_row.layer.opacity == pytest.approx(0.2) and label_item.opacity() == pytest.approx(0.2)
     heat_row.threshold.setValue(50)
     assert heat_row.layer.threshold == pytest.approx(0.5)
-    assert tuple(heat_item.levels) == pytest.approx((0.5, 1.0))
+    heat_values = window.ortho.views["axial"]._slice(heat_row.layer.data)
+    np.testing.assert_array_equal(heat_item.image, display_bytes(heat_values, 0.5, 1.0))
+    assert np.all(heat_item.image[heat_values <= 0.5] == 0) and heat_item.lut[0, 3] == 0  # below: transparent
 
 
 def test_grab_to_png_is_not_trivial(qtbot, window, tmp_path):

@@ -70,3 +70,19 @@ def window_from_width_level(width: float, level: float, data_range: tuple[float,
                             robust: tuple[float, float]) -> tuple[float, float]:
     """Numeric entry: W and L as typed, clamped like a drag."""
     return clamp_window(level, width, data_range, max(robust[1] - robust[0], 1e-6))
+
+
+def display_bytes(plane: np.ndarray, low: float, high: float) -> np.ndarray:
+    """One plane windowed to 0..255 (``low`` -> 0, ``high`` -> 255, clipped; NaN -> 0) as uint8.
+
+    The viewer hands these bytes to the renderer with a lookup table, so painting never rescales floats
+    or scans for NaN again. Fortran order: the renderer reads planes transposed (column-major), and this
+    way that transpose is already contiguous, saving it a copy per slice.
+    """
+    scale = np.float32(255.0 / max(float(high) - float(low), 1e-12))
+    values = np.subtract(plane, np.float32(low), dtype=np.float32)
+    values *= scale
+    np.clip(values, 0.0, 255.0, out=values)
+    if values.dtype.kind == "f" and np.isnan(values.max()):
+        np.nan_to_num(values, copy=False, nan=0.0)
+    return values.astype(np.uint8, order="F")

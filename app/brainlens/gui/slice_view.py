@@ -19,6 +19,8 @@ from brainlens.core.colors import colormap_lut
 from brainlens.core.geometry import PLANE_NORMAL_AXIS
 from brainlens.core.patient import view_banner
 from brainlens.core.scene import PLANE_AXES, HeatmapLayer, LabelLayer, Layer, Scene, SeriesDisplay
+from brainlens.core.window_level import display_bytes
+from brainlens.gui.plane_image import PlaneImage
 from brainlens.gui.view_corners import ViewCorners
 from brainlens.gui.view_keys import handle_key
 
@@ -111,10 +113,10 @@ class SliceView(pg.GraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.vb = _PlaneViewBox()
         self.setCentralItem(self.vb)
-        self.image = pg.ImageItem(axisOrder="col-major")
+        self.image = PlaneImage()
         self.image.setLookupTable(_GREY)
         self.vb.addItem(self.image)
-        self._layer_items: dict[int, tuple[Layer, pg.ImageItem]] = {}
+        self._layer_items: dict[int, tuple[Layer, PlaneImage]] = {}
         pen = pg.mkPen((90, 230, 120, 170), width=1)
         self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
         self.hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
@@ -122,6 +124,7 @@ class SliceView(pg.GraphicsView):
             line.setZValue(100)
             self.vb.addItem(line, ignoreBounds=True)
         self._slice_index: int | None = None
+        self._drawn_window: tuple[float, float] = (0.0, 1.0)
         self.tool = None  # an editing tool (gui.brush.BrushTool) that may take left clicks instead of the cursor
         self._inverted = False
         self.letter_texts = ORIENTATION_LETTERS[plane]  # left, right, top, bottom (see gui.convention)
@@ -239,8 +242,8 @@ class SliceView(pg.GraphicsView):
         if self.scene_model.inverted != self._inverted:
             self._inverted = self.scene_model.inverted
             self.image.setLookupTable(_GREY[::-1] if self._inverted else _GREY)
-        if self.shown() is not None and self.image.image is not None:
-            self.image.setLevels(self.levels())
+        if self.shown() is not None and self._slice_index is not None:
+            self._redraw_base()
 
     def _on_cursor(self) -> None:
         base = self.shown()
@@ -269,30 +272,41 @@ class SliceView(pg.GraphicsView):
         return arr[tuple(index)]
 
     def _redraw_slice(self) -> None:
+        if self._redraw_base():
+            for layer, item in self._layer_items.values():
+                self._draw_layer(layer, item)
+
+    def _redraw_base(self) -> bool:
+        """Window the plane to bytes here (the renderer then only looks them up) and show it."""
         base = self.shown()
         if base is None:
-            return
+            return False
         sl = self._slice(base.canonical.data)
-        self.image.setImage(sl, autoLevels=False, levels=self.levels())
+        self._drawn_window = self.levels()
+        self.image.setImage(display_bytes(sl, *self._drawn_window))
         self.image.setRect(self._rect(sl.shape))
-        for layer, item in self._layer_items.values():
-            self._draw_layer(layer, item)
+        return True
+
+    def shown_window(self) -> tuple[float, float]:
+        """The window (low, high) the grey image on show was drawn with."""
+        return self._drawn_window
 
     @staticmethod
-    def _style_layer(layer: Layer, item: pg.ImageItem) -> None:
+    def _style_layer(layer: Layer, item: PlaneImage) -> None:
         """Display state that does not depend on the slice: set when the layer changes, not per slice."""
         item.setVisible(layer.visible)
         item.setOpacity(layer.opacity)
         item.setLookupTable(layer.lut())  # type: ignore[attr-defined]
-        item.setLevels(layer.levels)  # type: ignore[attr-defined]
 
-    def _draw_layer(self, layer: Layer, item: pg.ImageItem) -> None:
+    def _draw_layer(self, layer: Layer, item: PlaneImage) -> None:
         if not layer.visible:  # hidden layers are not sliced; showing one redraws it
             return
         sl = self._slice(layer.data)
-        if isinstance(layer, LabelLayer) and layer.outline:
-            sl = label_outline(sl)
-        item.setImage(sl, autoLevels=False, levels=layer.levels)  # type: ignore[attr-defined]
+        if isinstance(layer, LabelLayer):  # label values index the lookup table directly
+            shown = label_outline(sl) if layer.outline else np.asfortranarray(sl)
+        else:  # a heatmap's levels run from its threshold (transparent) to its maximum
+            shown = display_bytes(sl, *layer.levels)  # type: ignore[attr-defined]
+        item.setImage(shown)
         item.setRect(self._rect(sl.shape))
 
     def _on_layers(self) -> None:
@@ -304,7 +318,7 @@ class SliceView(pg.GraphicsView):
         for z, layer in enumerate(self.scene_model.layers):
             if not isinstance(layer, (LabelLayer, HeatmapLayer)) or not layer.fits(base):
                 continue
-            item = pg.ImageItem(axisOrder="col-major")
+            item = PlaneImage()
             item.setZValue(10 + z)
             self.vb.addItem(item)
             self._layer_items[id(layer)] = (layer, item)

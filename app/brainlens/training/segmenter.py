@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from brainlens.ml.seg_model import CHANNELS, PATCH, REGIONS
+from brainlens.ml.seg_model import CHANNELS, PATCH, REGIONS, SPACING_MM
 from brainlens.training.seg_data import (
     BRATS_VAL,
     FOLDS,
@@ -40,6 +40,7 @@ from brainlens.training.seg_data import (
     list_lgg_cases,
     split_cases,
 )
+from brainlens.training.seg_healthy import healthy_cases
 
 __all__ = ["dice", "list_cases", "lr_factor", "main", "replan_total", "split_cases", "validate"]
 
@@ -49,52 +50,82 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if s == 0 else 2.0 * int((pred & truth).sum()) / s
 
 
-def validate(model: Any, cases: list[TrainCase], keep: tuple[str, ...] = CHANNELS,
-             bf16: bool = False) -> list[float]:
-    """Mean Dice per region over the cases that label it (NaN where none does), on the 2 mm grid with
-    sliding-window inference (patch size, overlap 0.25)."""
+def predict(model: Any, case: TrainCase, keep: tuple[str, ...] = CHANNELS, bf16: bool = False) -> np.ndarray | None:
+    """(3, X, Y, Z) bool prediction on the 2 mm grid from the sequences in ``keep`` (sliding window, patch
+    size, overlap 0.25); None when the case has none of them."""
     import torch
     from monai.inferers import sliding_window_inference
 
     from brainlens.ml.seg_model import autocast
 
+    img = case.image.copy()
+    for c, name in enumerate(CHANNELS):
+        if name not in keep:
+            img[c] = 0
+    if not img.any():
+        return None
+    with torch.no_grad(), autocast("cpu", bf16):
+        logits = sliding_window_inference(torch.from_numpy(img)[None], PATCH, 1, model, overlap=0.25,
+                                          mode="gaussian")
+    return (torch.sigmoid(logits.float())[0] > 0.5).numpy()
+
+
+def validate(model: Any, cases: list[TrainCase], keep: tuple[str, ...] = CHANNELS,
+             bf16: bool = False) -> list[float]:
+    """Mean Dice per region over the cases that label it (NaN where none does)."""
     scores: list[list[float]] = [[] for _ in REGIONS]
     model.eval()
-    with torch.no_grad():
-        for case in cases:
-            img = case.image.copy()
-            for c, name in enumerate(CHANNELS):
-                if name not in keep:
-                    img[c] = 0
-            if not img.any():
-                continue
-            with autocast("cpu", bf16):
-                logits = sliding_window_inference(torch.from_numpy(img)[None], PATCH, 1, model, overlap=0.25,
-                                                  mode="gaussian")
-            pred = (torch.sigmoid(logits.float())[0] > 0.5).numpy()
-            for i in range(len(REGIONS)):
-                if case.known[i]:
-                    scores[i].append(dice(pred[i], case.regions[i]))
+    for case in cases:
+        pred = predict(model, case, keep, bf16)
+        if pred is None:
+            continue
+        for i in range(len(REGIONS)):
+            if case.known[i]:
+                scores[i].append(dice(pred[i], case.regions[i]))
     model.train()
     return [float(np.mean(s)) if s else float("nan") for s in scores]
 
 
-def validation_score(model: Any, val: list[TrainCase], bf16: bool) -> tuple[float, dict[str, list[float]]]:
-    """Early-stopping score: mean of (BraTS all-sequence mean Dice, clinical FLAIR-only WT Dice), each
-    where that source has validation cases."""
+def healthy_false_positive_ml(model: Any, cases: list[TrainCase], bf16: bool = False) -> list[float]:
+    """Predicted whole-tumour volume (ml) on each tumour-free case: with every sequence it has, and for
+    four-sequence cases also T1 alone (the input on which the first models saw the most tumour)."""
+    voxel_ml = SPACING_MM ** 3 / 1000
+    out = []
+    model.eval()
+    for case in cases:
+        has_t1 = bool(case.image[CHANNELS.index("t1")].any())
+        for keep in [CHANNELS] + ([("t1",)] if has_t1 else []):
+            pred = predict(model, case, keep, bf16)
+            if pred is not None:
+                out.append(float(pred[0].sum()) * voxel_ml)
+    model.train()
+    return out
+
+
+HEALTHY_TOLERANCE_ML = 20.0  # false-positive volume at which the healthy term of the score reaches 0
+
+
+def validation_score(model: Any, val: list[TrainCase], bf16: bool,
+                     healthy: list[TrainCase] | None = None) -> tuple[float, dict[str, list[float]]]:
+    """Early-stopping score: mean of (BraTS all-sequence mean Dice, clinical FLAIR-only WT Dice,
+    1 - mean false-positive ml / 20 on tumour-free validation brains), each where there are cases."""
     brats = [c for c in val if c.source == "brats"]
-    clinical = [c for c in val if c.source != "brats"]
+    clinical = [c for c in val if c.source == "lgg-flair"]
     parts: dict[str, list[float]] = {}
     if brats:
         parts["brats_all"] = validate(model, brats, bf16=bf16)
         parts["brats_flair_only"] = validate(model, brats, keep=("flair",), bf16=bf16)
     if clinical:
         parts["clinical_flair"] = validate(model, clinical, keep=("flair",), bf16=bf16)
+    if healthy:
+        parts["healthy_fp_ml"] = healthy_false_positive_ml(model, healthy, bf16)
     terms = []
     if "brats_all" in parts:
         terms.append(float(np.nanmean(parts["brats_all"])))
     if "clinical_flair" in parts:
         terms.append(parts["clinical_flair"][0])
+    if parts.get("healthy_fp_ml"):
+        terms.append(max(0.0, 1.0 - float(np.mean(parts["healthy_fp_ml"])) / HEALTHY_TOLERANCE_ML))
     return float(np.mean(terms)), parts
 
 
@@ -166,6 +197,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--shared-cache", action="store_true",
                    help="cache preprocessed cases in OUT/../cache, shared by the folds of one study")
     p.add_argument("--drop-p", type=float, default=0.5, help="sequence drop-out probability")
+    p.add_argument("--healthy-fraction", type=float, default=0.25,
+                   help="share of patches drawn from tumour-free brains (training.seg_healthy); 0 = none")
     return p.parse_args(argv)
 
 
@@ -206,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
               f"fold {args.fold}; split {json.dumps(split)}")
     by_source = {src: [c for c in train if c.source == src] for src in ("brats", "lgg-flair")}
     by_source = {k: v for k, v in by_source.items() if v}
+    healthy_train = healthy_cases(train, seed=args.seed) if args.healthy_fraction > 0 else []
+    healthy_val = healthy_cases(val, seed=args.seed + 1000) if args.healthy_fraction > 0 else []
+    _log(out, f"# tumour-free brains (healthy hemisphere mirrored): {len(healthy_train)} train, "
+              f"{len(healthy_val)} val; {args.healthy_fraction:.0%} of patches")
 
     def fresh_model() -> Any:
         net = build_model()
@@ -234,7 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         xs, ys, ks = [], [], []
         for _ in range(args.batch):
             # Sources alternate evenly: 10 BraTS patients would otherwise drown among 30 clinical ones.
-            pool = by_source[sources[int(rng.integers(len(sources)))]]
+            if healthy_train and rng.random() < args.healthy_fraction:
+                pool = healthy_train
+            else:
+                pool = by_source[sources[int(rng.integers(len(sources)))]]
             case = pool[int(rng.integers(len(pool)))]
             x, y = sample_patch(case.image, case.regions, PATCH, rng)
             x, y = augment(x, y, rng, drop_p=args.drop_p)
@@ -260,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             train_step()
         step_s = (time.monotonic() - t_cal) / 5
         t_val = time.monotonic()
-        validation_score(model, val, bf16)
+        validation_score(model, val, bf16, healthy_val)
         val_s = time.monotonic() - t_val
         remaining = budget_s - (time.monotonic() - t_start) - 60
         per_step = step_s + val_s / args.epoch_steps
@@ -296,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         if state["step"] % args.epoch_steps and state["step"] < state["total_steps"]:
             continue
         state["epoch"] += 1
-        score, parts = validation_score(model, val, bf16)
+        score, parts = validation_score(model, val, bf16, healthy_val)
         improved = score > state["best"]
         if improved:
             state.update(best=score, best_step=state["step"], bad_epochs=0)
@@ -342,7 +382,9 @@ def main(argv: list[str] | None = None) -> int:
                "patch": list(PATCH), "steps": state["step"], "total_steps": state["total_steps"],
                "best_step": state["best_step"],
                "best_val_mean_dice": state["best"], "train_minutes": state["train_seconds"] / 60,
-               "history": state["history"], "split": split, "drop_p": args.drop_p, "seed": args.seed,
+               "history": state["history"], "split": split, "drop_p": args.drop_p,
+               "healthy_fraction": args.healthy_fraction, "healthy_train": [c.name for c in healthy_train],
+               "seed": args.seed,
                "fold": args.fold, "init": args.init}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return 0
