@@ -79,6 +79,7 @@ def _inject_truth_segmentation(c) -> None:
     seg = ai_tasks.Segmentation(truth, sd.source.with_data(unc), sd.source, doc,
                                 {"kind": "automatic", "model": "truth", "version": "0"}, 0.0)
     c._show_segmentation(seg)
+    c.settle()  # the uncertainty layer follows a moment later
 
 
 def test_segmentation_job_ends_with_the_mask_visible(qtbot, window):
@@ -218,20 +219,30 @@ def test_headless_run_segment_and_export(qapp, tmp_path, monkeypatch):
     assert np.asanyarray(mask.dataobj).any()
 
 
-def test_window_and_a_finished_load_do_not_import_torch():
+def test_window_load_and_a_segmentation_do_not_import_torch_in_the_viewer():
+    """The AI runs in its own process: after a whole segmentation the viewer has still not imported torch."""
+    _model_or_skip("segresnet_brats_2mm")
     code = ("import os, sys; os.environ['QT_QPA_PLATFORM']='offscreen'\n"
             "from PySide6.QtWidgets import QApplication; app = QApplication([])\n"
             "from brainlens.gui.main_window import MainWindow\n"
             "w = MainWindow(show_dialogs=False); w.show(); w.open_demo(shape=(32, 40, 32), spacing_mm=4.0)\n"
             "w.wait_for_load(); app.processEvents()\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'monai', 'torchvision')"
-            " or (m.startswith('brainlens.ml') and m != 'brainlens.ml')))\n"
+            "heavy = lambda: sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'monai', 'torchvision')"
+            " or (m.startswith('brainlens.ml') and m != 'brainlens.ml'))\n"
+            "print(heavy())\n"
+            "w.settings.setValue('ai/device', 'cpu'); w.settings.setValue('ai/uncertainty', 'fast')\n"
+            "c = w.analysis; c.wait(c.segment(confirm=False))\n"
+            "print(c.seg_layer is not None and c.seg_layer.data.any(), c.last_error)\n"
+            "print(heavy())\n"
             "w.close()\n")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
                           cwd=REPO)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    after_load, segmented, after_segment = proc.stdout.strip().splitlines()[-3:]
+    assert after_load == "[]"
+    assert segmented == "True None", proc.stderr
+    assert after_segment == "[]"
 
 
 def test_dicom_study_export_includes_a_seg_on_the_source_images(qtbot, window, tmp_path):

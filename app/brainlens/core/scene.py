@@ -382,13 +382,17 @@ class Scene:
         return layer
 
     def add_heatmap_layer(self, name: str, source_data: np.ndarray, reference: SeriesDisplay | None = None,
-                          **display: object) -> HeatmapLayer:
+                          below: Layer | None = None, **display: object) -> HeatmapLayer:
+        """A float map on the reference's SOURCE grid; drawn on top, or just under ``below`` when given."""
         data, grid = self._to_base_grid(np.asarray(source_data, dtype=np.float32), reference)
         if "vmax" not in display:
             finite = data[np.isfinite(data)]
             display["vmax"] = float(finite.max()) if finite.size else 1.0
         layer = HeatmapLayer(name, data, **grid, **display)  # type: ignore[arg-type]
-        self.layers.append(layer)
+        if below is not None and below in self.layers:
+            self.layers.insert(self.layers.index(below), layer)
+        else:
+            self.layers.append(layer)
         self.layers_changed.emit()
         return layer
 

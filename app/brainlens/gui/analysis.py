@@ -1,19 +1,21 @@
 """The analysis controller: run classify slice / classify study / segment / export from the window.
 
-Every run goes through the window's one job runner (the activity area follows it); models are loaded on the
-worker into this controller's ``ModelCache`` and stay there. Results become scene layers (mask, uncertainty,
-Grad-CAM) and a results document the results panel and the exports read. A cancelled or failed job leaves no
-layer and no file; an error is one line (a dialog in the window, ``last_error`` headless).
+Every run goes through the window's one job runner (the activity area follows it); the AI itself runs in
+this controller's AI process (jobs.ai_process), where the models are loaded once and stay. Results become
+scene layers (mask, uncertainty, Grad-CAM) and a results document the results panel and the exports read.
+A cancelled or failed job leaves no layer and no file; an error is one line (a dialog in the window,
+``last_error`` headless).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from brainlens.core.labels import LABEL_COLORS, LABEL_NAMES
@@ -21,6 +23,7 @@ from brainlens.core.plain import plain
 from brainlens.core.scene import HeatmapLayer, LabelLayer, SeriesDisplay
 from brainlens.core.volume import SEQUENCES, Volume
 from brainlens.jobs import ai_tasks
+from brainlens.jobs.ai_process import AIEngine
 from brainlens.jobs.runner import JobHandle
 
 log = logging.getLogger("brainlens.gui")
@@ -32,6 +35,7 @@ SEG_LAYER = "Tumour segmentation"
 UNC_LAYER = "Segmentation uncertainty (bits)"
 CAM_LAYER = "Grad-CAM (classifier attention)"
 STUDY_CAM_LAYER = "Grad-CAM of the study's driving slices"
+RESULT_STEP_DELAY_MS = 1
 MEASURE_DELAY_MS = 150  # edits are measured once the brush pauses, not per dab
 
 
@@ -45,7 +49,7 @@ class AnalysisController(QObject):
         self.scene = window.scene_model
         self.runner = window.runner
         self.settings = window.settings
-        self.cache = ai_tasks.ModelCache()
+        self.engine = AIEngine()  # the AI runs in its own process (see jobs.ai_process); models stay loaded there
         self.jobs: dict[str, JobHandle] = {}
         self.last_error: str | None = None
         self.device_text = ""
@@ -68,6 +72,7 @@ class AnalysisController(QObject):
         self.scene.series_changed.connect(self._on_series_changed)
         self.scene.layers_changed.connect(self._on_layers_changed)
         self._study_series: list[SeriesDisplay] | None = None
+        self._pending_steps = 0  # parts of a result still to be shown in a later event-loop turn
 
     # ---- settings ------------------------------------------------------------------------------------
     @property
@@ -169,8 +174,8 @@ class AnalysisController(QObject):
 
     def preload(self) -> JobHandle:
         """Import torch and load the models on a worker soon after start-up (see ai_tasks.preload)."""
-        return self._submit("preload", ai_tasks.preload, self.cache, self.device, self.classifier_name,
-                            on_result=lambda text: self._note_device(text, []))
+        return self._submit("preload", self.engine.run, "preload", device=self.device,
+                            classifier=self.classifier_name, on_result=lambda text: self._note_device(text, []))
 
     # ---- classification ------------------------------------------------------------------------------
     def is_single_image(self) -> bool:
@@ -186,8 +191,8 @@ class AnalysisController(QObject):
         original = None
         if self.is_single_image() and base.source.metadata.get("source_paths"):
             original = Path(base.source.metadata["source_paths"][0])  # the file's own (colour) pixels
-        return self._submit("classify_slice", ai_tasks.classify_slice, base.source, base.reorientation, plane,
-                            index, self.cache, self.device, self.classifier_name, original,
+        return self._submit("classify_slice", self.engine.run, "classify_slice", base.source, base.reorientation,
+                            plane, index, device=self.device, model_name=self.classifier_name, original=original,
                             on_result=lambda r: self._show_slice_result(base, r))
 
     @staticmethod
@@ -218,8 +223,9 @@ class AnalysisController(QObject):
         mask = None
         if self.seg_layer is not None and self.seg_layer.source is base.source:
             mask = self.seg_layer.source_data()
-        return self._submit("classify_study", ai_tasks.classify_study, base.source, self.cache, self.device,
-                            self.classifier_name, mask, on_result=lambda r: self._show_study_result(base, r))
+        return self._submit("classify_study", self.engine.run, "classify_study", base.source, device=self.device,
+                            model_name=self.classifier_name, segmentation=mask,
+                            on_result=lambda r: self._show_study_result(base, r))
 
     def _show_study_result(self, base: SeriesDisplay, res: ai_tasks.StudyClassification) -> None:
         self.study_result = res
@@ -252,8 +258,13 @@ class AnalysisController(QObject):
             if answer != QMessageBox.StandardButton.Yes:
                 return None
         volumes = {k: sd.source for k, sd in found.items()}
-        return self._submit("segment", ai_tasks.segment_study, volumes, self.cache, self.device, self.samples,
-                            on_result=self._show_segmentation)
+        def show(seg: ai_tasks.Segmentation) -> None:
+            if seg.reference is None:  # the AI process does not send our own series back
+                seg = replace(seg, reference=volumes[seg.reference_sequence])
+            self._show_segmentation(seg)
+
+        return self._submit("segment", self.engine.run, "segment_study", volumes, device=self.device,
+                            samples=self.samples, on_result=show)
 
     def _show_segmentation(self, seg: ai_tasks.Segmentation) -> None:
         ref = next((i for i, sd in enumerate(self.scene.series) if sd.source is seg.reference), None)
@@ -266,15 +277,16 @@ class AnalysisController(QObject):
         if self.scene.base is None or not np.allclose(self.scene.base.canonical.affine, reference.canonical.affine) \
                 or self.scene.base.canonical.shape != reference.canonical.shape:
             self.scene.show_series(ref)
-        unc = seg.uncertainty.data
-        vmax = float(np.nanmax(unc)) if unc.size and np.isfinite(unc).any() else 1.0
-        self.unc_layer = self.scene.add_heatmap_layer(UNC_LAYER, unc, reference, colormap="hot",
-                                                      threshold=0.3 * vmax, vmax=max(vmax, 1e-3), opacity=0.45,
-                                                      visible=False)
         name = f"{SEG_LAYER} ({seg.origin.get('model', '')} {seg.origin.get('version', '')})".replace(" ()", "")
+        present = {"present": seg.labels_present} if seg.labels_present else {}
         self.seg_layer = self.scene.add_label_layer(name, seg.mask.data, reference, origin=dict(seg.origin),
                                                     label_names=dict(LABEL_NAMES), colors=dict(LABEL_COLORS),
-                                                    opacity=0.5)
+                                                    opacity=0.5, **present)
+        # The uncertainty map starts hidden: it goes on a moment later so that showing a result never holds
+        # the window for longer than one of its halves takes. A real (1 ms) timer, not a 0 ms one: Qt runs
+        # zero-delay calls before it next looks at input and other timers, which would join the halves again.
+        self._pending_steps += 1
+        QTimer.singleShot(RESULT_STEP_DELAY_MS, lambda: self._add_uncertainty_layer(seg, reference))
         self.seg_layer.changed.connect(self._on_mask_changed)
         self.segmentation = seg
         self.measurements = dict(seg.doc)
@@ -287,6 +299,19 @@ class AnalysisController(QObject):
             self.scene.set_cursor_world((seg.reference.affine @ np.append(mid, 1.0))[:3])
         elif lesions:
             self.scene.set_cursor_world(lesions[0]["centroid_ras_mm"])
+        self.results_changed.emit()
+
+    def _add_uncertainty_layer(self, seg: ai_tasks.Segmentation, reference: SeriesDisplay) -> None:
+        self._pending_steps -= 1
+        if self.segmentation is not seg or reference not in self.scene.series:
+            return  # replaced or closed in between
+        unc = seg.uncertainty.data
+        vmax = seg.uncertainty_max
+        if vmax is None:
+            vmax = float(np.nanmax(unc)) if unc.size and np.isfinite(unc).any() else 1.0
+        self.unc_layer = self.scene.add_heatmap_layer(UNC_LAYER, unc, reference, below=self.seg_layer,
+                                                      colormap="hot", threshold=0.3 * vmax, vmax=max(vmax, 1e-3),
+                                                      opacity=0.45, visible=False)  # under the mask
         self.results_changed.emit()
 
     # ---- edits -> measurements -----------------------------------------------------------------------
@@ -356,13 +381,19 @@ class AnalysisController(QObject):
         self.scene.set_cursor_voxel(v)
         self.window.ortho.active_plane = plane
 
-    @staticmethod
-    def wait(job: JobHandle | None, timeout_ms: int = 900_000) -> bool:
-        """Run the event loop until ``job`` has finished (headless runs and tests)."""
-        if job is None or job.done:
+    def wait(self, job: JobHandle | None, timeout_ms: int = 900_000) -> bool:
+        """Run the event loop until ``job`` has finished and its result is on screen (headless runs, tests)."""
+        if job is None:
             return True
-        loop = QEventLoop()
-        job.finished.connect(loop.quit)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
+        if not job.done:
+            loop = QEventLoop()
+            job.finished.connect(loop.quit)
+            QTimer.singleShot(timeout_ms, loop.quit)
+            loop.exec()
+        self.settle()
         return job.done
+
+    def settle(self) -> None:
+        """Let the parts of a result that are shown a moment later (see _show_segmentation) appear now."""
+        while self._pending_steps > 0:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)

@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
             self.settings.sync()
         self.runner.cancel_all()
         self.runner.wait(3000)
+        self.analysis.engine.close()
         self.ortho.disconnect_scene()
         self.reading.disconnect_scene()
         super().closeEvent(ev)

@@ -1,8 +1,9 @@
 """AI job functions for the window: classify a slice / a study, segment, export. No Qt, no torch at import.
 
-They run on the job runner's worker threads; ``brainlens.ml`` (and so torch) is imported inside them, never
-on the GUI thread. Models are loaded once per (model, device) into a ``ModelCache`` that the window owns and
-passes in, so the second run does not reload or re-hash weights. Results come back as plain data classes
+The window runs them in its AI process (jobs.ai_process), reached through the job runner; ``brainlens.ml``
+(and so torch) is imported inside them, never in the viewer's process. Models are loaded once per (model,
+device) into a ``ModelCache`` that the caller passes in (the AI process keeps one), so the second run does
+not reload or re-hash weights. Results come back as plain data classes
 (numpy arrays, Volumes, dicts) so the GUI never needs an ml type.
 """
 
@@ -86,8 +87,8 @@ def preload(cache: ModelCache, device: str = "auto", classifier: str | None = No
             progress: Progress | None = None, cancel: CancelFlag | None = None) -> str:
     """Import torch/MONAI and load both models while the user is still reading the images.
 
-    Importing torch holds Python's GIL for seconds (loading its native libraries), which would freeze the
-    window if it first happened when the user pressed Segment; done once after start-up, it is out of the way.
+    In the window this runs in the AI process (jobs.ai_process) soon after start-up, so the first Segment
+    or Classify does not wait seconds for torch's native libraries and the weights' hash checks.
     """
     report = progress or (lambda f, m: None)
     report(0.1, "loading AI libraries")
@@ -248,6 +249,10 @@ class Segmentation:
     seconds: float
     notes: list[str] = field(default_factory=list)
     card: str = ""
+    reference_sequence: str = ""  # which of the input volumes ``reference`` is
+    # counted here, on the worker, so showing the result does not scan the volumes on the GUI thread
+    labels_present: tuple[int, ...] = ()
+    uncertainty_max: float | None = None
 
 
 def segment_study(volumes: dict[str, Volume], cache: ModelCache, device: str = "auto", samples: int = 2,
@@ -264,9 +269,14 @@ def segment_study(volumes: dict[str, Volume], cache: ModelCache, device: str = "
     result = segment(volumes, progress=report, cancel=cancel, samples=samples, model=model)
     origin = {"kind": "automatic", "model": result.model.get("name", ""), "version": result.model.get("version", "")}
     result.mask.metadata["origin"] = dict(origin)
+    counts = np.bincount(np.asarray(result.mask.data, dtype=np.uint8).reshape(-1), minlength=256)
+    unc = np.asarray(result.uncertainty.data)
+    finite = np.isfinite(unc)
     return Segmentation(result.mask, result.uncertainty, volumes[result.reference], result.to_json(), origin,
                         result.seconds, ([note] if note else []) + list(result.warnings),
-                        card_figures("segmenter", origin["model"]))
+                        card_figures("segmenter", origin["model"]), result.reference,
+                        tuple(int(v) for v in np.flatnonzero(counts[1:]) + 1),
+                        float(unc[finite].max()) if finite.any() else None)
 
 
 # ---- export ----------------------------------------------------------------------------------------------
