@@ -50,8 +50,9 @@ def cli_seconds(study: str, samples: int, device: str) -> float:
 
 
 def window_run(study: str, device: str, samples_setting: str) -> tuple[list[tuple[float, float]], float]:
-    """[(seconds from Segment to mask drawn, longest heartbeat gap ms)] for a cold run (torch imported and
-    the model loaded inside it, as with no preload) then a warm one (as after the window's preload)."""
+    """[(seconds from Segment to mask drawn, longest heartbeat gap ms)] for a cold run (the AI process
+    started, torch imported and the model loaded inside it, as with no preload) then a warm one (as after the
+    window's preload)."""
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
@@ -129,7 +130,8 @@ def main() -> None:
     print(f"cold start to first window: {start:.2f} s; torch imported: {torch_loaded} ({lines})")
     runs, redraw = window_run(args.study, args.device, args.samples)
     (cold, cold_stall), (warm, warm_stall) = runs
-    print(f"window, cold (torch imported + model loaded in the job): Segment tumour -> mask on screen {cold:.1f} s;"
+    print(f"window, cold (AI process started, torch imported, model loaded in the job): Segment tumour -> mask "
+          f"on screen {cold:.1f} s;"
           f" longest event-loop stall {cold_stall:.0f} ms")
     print(f"window, warm (after the preload): {warm:.1f} s; longest event-loop stall {warm_stall:.0f} ms")
     print(f"redraw of one 256x256 plane with image + mask + heatmap: {redraw:.2f} ms (median)")

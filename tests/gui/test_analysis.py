@@ -349,3 +349,19 @@ def test_a_heatmap_changed_after_the_layer_panel_was_rebuilt_reaches_no_deleted_
     qtbot.wait(20)
     c.unc_layer.update(visible=True, threshold=0.1)  # must not call into a deleted row's colour bar
     assert window.layer_panel.row_for(c.unc_layer.name).visible.isChecked()
+
+
+def test_gradcam_of_every_slice_covers_the_plane_and_toggles(qtbot, window):
+    c = _open_phantom(qtbot, window)
+    window.ortho.active_plane = "axial"
+    job = c.gradcam_plane()
+    assert c.wait(job) and job.outcome == "result", c.last_error
+    layer = c.plane_cam_layer
+    assert layer is not None and layer in c.scene.layers and layer.visible and layer.fits(c.scene.base)
+    per_slice = layer.data.max(axis=(0, 1))
+    assert (per_slice > 0).sum() >= 3, "attention on several axial slices, not only the one on show"
+    assert 0.0 <= layer.data.min() and layer.data.max() <= 1.0
+    c.toggle_gradcam()
+    assert not layer.visible
+    c.toggle_gradcam()
+    assert layer.visible

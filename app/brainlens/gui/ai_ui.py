@@ -22,7 +22,8 @@ from brainlens.gui.results_panel import ResultsPanel
 from brainlens.gui.settings_dialog import SettingsDialog
 
 PRELOAD_DELAY_MS = 1500  # after the first window is painted and a study had a chance to start loading
-SHORTCUTS = {"classify_slice": "Ctrl+L", "classify_study": "Ctrl+Shift+L", "segment": "Ctrl+T", "export": "Ctrl+E",
+SHORTCUTS = {"classify_slice": "Ctrl+L", "classify_study": "Ctrl+Shift+L", "gradcam_plane": "Ctrl+Shift+G",
+             "segment": "Ctrl+T", "export": "Ctrl+E",
              "brush": "B", "eraser": "E", "fill": "F", "undo": None, "redo": "Ctrl+Shift+Z",
              "toggle_mask": "M", "toggle_outline": "O", "toggle_uncertainty": "U", "toggle_cam": "G",
              "review": "N"}
@@ -57,6 +58,8 @@ def install_ai(window) -> AnalysisController:
                                   tip="Tumour type of the slice on show, with Grad-CAM"),
         "classify_study": _action(window, "Classify s&tudy", c.classify_study, SHORTCUTS["classify_study"],
                                   tip="Study verdict: axial slices, or the segmented tumour's slices"),
+        "gradcam_plane": _action(window, "&Grad-CAM of every slice", c.gradcam_plane, SHORTCUTS["gradcam_plane"],
+                                 tip="Where the classifier looks, on every slice of the active plane"),
         "segment": _action(window, "Segment &tumour", c.segment, SHORTCUTS["segment"],
                            tip="3D tumour mask, uncertainty and measurements"),
         "export": _action(window, "&Export results...", lambda: choose_export(c), SHORTCUTS["export"]),
@@ -76,16 +79,15 @@ def install_ai(window) -> AnalysisController:
                                   SHORTCUTS["toggle_outline"]),
         "toggle_uncertainty": _action(window, "Show/hide &uncertainty", _toggle(c, "unc_layer", "visible"),
                                       SHORTCUTS["toggle_uncertainty"]),
-        "toggle_cam": _action(window, "Show/hide &Grad-CAM", _toggle(c, "cam_layer", "visible"),
-                              SHORTCUTS["toggle_cam"]),
+        "toggle_cam": _action(window, "Show/hide &Grad-CAM", c.toggle_gradcam, SHORTCUTS["toggle_cam"]),
         "review": _action(window, "Review &next uncertain slice", c.results_panel.review_next, SHORTCUTS["review"]),
     }
     c.actions = a
     c.brush.mode_changed.connect(lambda mode: (a["brush"].setChecked(mode == "brush"),
                                                a["eraser"].setChecked(mode == "eraser")))
     menu = QMenu("&AI", window)
-    for key in ("classify_slice", "classify_study", "segment", None, "review", "toggle_mask", "toggle_outline",
-                "toggle_uncertainty", "toggle_cam", None, "export", "settings"):
+    for key in ("classify_slice", "classify_study", "gradcam_plane", "segment", None, "review", "toggle_mask",
+                "toggle_outline", "toggle_uncertainty", "toggle_cam", None, "export", "settings"):
         menu.addSeparator() if key is None else menu.addAction(a[key])
     edit = QMenu("&Edit mask", window)
     for key in ("brush", "eraser", "fill", None, "undo", "redo"):
@@ -118,7 +120,8 @@ def install_ai(window) -> AnalysisController:
     window.statusBar().addPermanentWidget(device)
     c.device_changed.connect(lambda text: device.setText(f"AI device: {text}"))
     c.device_label = device
-    # interactive: get torch's import stall over with before the first Segment (tests set BRAINLENS_NO_PRELOAD)
+    # interactive: start the AI process and load the models before the first Segment (tests set
+    # BRAINLENS_NO_PRELOAD)
     if window.show_dialogs and not os.environ.get("BRAINLENS_NO_PRELOAD"):
         QTimer.singleShot(PRELOAD_DELAY_MS, c.preload)
     return c

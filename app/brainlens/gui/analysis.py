@@ -30,11 +30,13 @@ log = logging.getLogger("brainlens.gui")
 TITLES = {"flair": "FLAIR", "t1": "T1", "t1ce": "T1c", "t2": "T2"}
 JOB_NAMES = {"preload": "Preparing AI",
              "classify_slice": "Classify slice", "classify_study": "Classify study", "segment": "Segment tumour",
+             "gradcam_plane": "Grad-CAM of every slice",
              "export": "Export"}
 SEG_LAYER = "Tumour segmentation"
 UNC_LAYER = "Segmentation uncertainty (bits)"
 CAM_LAYER = "Grad-CAM (classifier attention)"
 STUDY_CAM_LAYER = "Grad-CAM of the study's driving slices"
+PLANE_CAM_LAYER = "Grad-CAM of every {plane} slice"
 RESULT_STEP_DELAY_MS = 1
 MEASURE_DELAY_MS = 150  # edits are measured once the brush pauses, not per dab
 
@@ -64,6 +66,7 @@ class AnalysisController(QObject):
         self.unc_layer: HeatmapLayer | None = None
         self.cam_layer: HeatmapLayer | None = None
         self.study_cam_layer: HeatmapLayer | None = None
+        self.plane_cam_layer: HeatmapLayer | None = None
         self._measured_state: tuple = ()
         self._measure_timer = QTimer(self)
         self._measure_timer.setSingleShot(True)
@@ -96,7 +99,7 @@ class AnalysisController(QObject):
             for job in self.jobs.values():
                 job.cancel()
             self.slice_result = self.study_result = self.segmentation = self.measurements = None
-            self.seg_layer = self.unc_layer = self.cam_layer = self.study_cam_layer = None
+            self.seg_layer = self.unc_layer = self.cam_layer = self.study_cam_layer = self.plane_cam_layer = None
             self.results_changed.emit()
 
     def _on_layers_changed(self) -> None:
@@ -110,6 +113,8 @@ class AnalysisController(QObject):
             self.cam_layer = None
         if self.study_cam_layer is not None and self.study_cam_layer not in layers:
             self.study_cam_layer = None
+        if self.plane_cam_layer is not None and self.plane_cam_layer not in layers:
+            self.plane_cam_layer = None
 
     def sequence_assignment(self) -> dict[str, SeriesDisplay]:
         """First series of each sequence type as assigned in the study panel (auto-detected, editable)."""
@@ -238,6 +243,42 @@ class AnalysisController(QObject):
                 self.scene.raise_layer(self.seg_layer)
         self._note_device(res.device, res.notes)
         self.results_changed.emit()
+
+    def gradcam_plane(self) -> JobHandle | None:
+        """Grad-CAM on every slice of the active plane (slices called "no tumour" stay empty)."""
+        base = self._require_study()
+        if base is None:
+            return None
+        plane = self.window.ortho.active_plane if min(base.canonical.shape) > 1 else self._flat_plane(base)
+        return self._submit("gradcam_plane", self.engine.run, "plane_gradcam", base.source, plane,
+                            device=self.device, model_name=self.classifier_name,
+                            on_result=lambda r: self._show_plane_cam(base, r))
+
+    def _show_plane_cam(self, base: SeriesDisplay, res: ai_tasks.PlaneGradCAM) -> None:
+        if self.plane_cam_layer is not None and self.plane_cam_layer in self.scene.layers:
+            self.scene.remove_layer(self.plane_cam_layer)
+        for layer in (self.cam_layer, self.study_cam_layer):  # one attention map on screen at a time
+            if layer is not None:
+                layer.update(visible=False)
+        if base in self.scene.series:
+            self.plane_cam_layer = self.scene.add_heatmap_layer(
+                PLANE_CAM_LAYER.format(plane=res.plane), res.heatmap, base, below=self.seg_layer,
+                colormap="inferno", threshold=0.3, vmax=1.0, opacity=0.45)
+        self._note_device(res.device, res.notes)
+        self.window.statusBar().showMessage(f"Grad-CAM of {res.slices} {res.plane} slices ({res.model}); "
+                                            "slices called 'no tumour' are left empty", 8000)
+        self.results_changed.emit()
+
+    def toggle_gradcam(self) -> None:
+        """Hide the attention map on show, or show the latest one (slice, study or every-slice map)."""
+        maps = [m for m in (self.cam_layer, self.study_cam_layer, self.plane_cam_layer) if m is not None]
+        shown = [m for m in maps if m.visible]
+        if shown:
+            for m in shown:
+                m.update(visible=False)
+        elif maps:
+            latest = max(maps, key=self.scene.layers.index)
+            latest.update(visible=True)
 
     # ---- segmentation --------------------------------------------------------------------------------
     def segment(self, confirm: bool = True) -> JobHandle | None:

@@ -26,7 +26,7 @@ from typing import Any
 from brainlens.core.errors import BrainLensError, Cancelled, InputError
 
 log = logging.getLogger("brainlens.jobs")
-TASKS = ("preload", "classify_slice", "classify_study", "segment_study")
+TASKS = ("preload", "classify_slice", "classify_study", "plane_gradcam", "segment_study")
 POLL_S = 0.05
 PROGRESS_INTERVAL_S = 0.05
 START_METHOD = "spawn"  # fork would copy the viewer's Qt state into the child; spawn starts clean everywhere

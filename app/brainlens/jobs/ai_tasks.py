@@ -216,26 +216,64 @@ def classify_study(volume: Volume, cache: ModelCache, device: str = "auto", mode
 STACKED_CAM_SLICES = 5
 
 
-def stacked_gradcam(volume: Volume, plane: str, indices: list[int], clf: Any,
-                    cancel: CancelFlag | None = None) -> np.ndarray | None:
-    """Grad-CAM of each listed canonical slice of ``plane``, put back on the volume's source grid."""
+def stacked_gradcam(volume: Volume, plane: str, indices: list[int], clf: Any, cancel: CancelFlag | None = None,
+                    progress: Progress | None = None, skip_no_tumour: bool = False) -> np.ndarray | None:
+    """Grad-CAM of each listed canonical slice of ``plane``, put back on the volume's source grid.
+
+    ``skip_no_tumour``: leave slices the classifier calls "no tumour" empty (what it attends to when it
+    finds nothing is not something to show a reader)."""
     if not indices:
         return None
     from brainlens.core.geometry import to_canonical
-    from brainlens.ml.classify_volume import display_slice, to_canonical_slice
+    from brainlens.ml.classify_volume import NO_TUMOUR, display_slice, to_canonical_slice
     from brainlens.ml.gradcam import gradcam
 
     canonical, reo = to_canonical(volume)
     heat3 = np.zeros(canonical.shape, np.float32)
     axis = PLANE_NORMAL_AXIS[plane]
-    for index in indices:
+    for n, index in enumerate(indices):
         if cancel is not None and cancel():
             raise Cancelled("cancelled")
-        heat, _ = gradcam(display_slice(canonical.data, plane, index), clf)
+        if progress is not None:
+            progress(n / len(indices), f"Grad-CAM slice {n + 1} of {len(indices)}")
+        heat, explained = gradcam(display_slice(canonical.data, plane, index), clf)
+        if skip_no_tumour and clf.labels[explained] == NO_TUMOUR:
+            continue
         sl = [slice(None)] * 3
         sl[axis] = index
         heat3[tuple(sl)] = to_canonical_slice(heat)
     return np.ascontiguousarray(reo.invert(heat3))
+
+
+@dataclass
+class PlaneGradCAM:
+    heatmap: np.ndarray  # on the volume's source grid; 0 on slices without head or called "no tumour"
+    plane: str
+    slices: int  # slices explained
+    device: str
+    model: str
+    notes: list[str] = field(default_factory=list)
+
+
+def plane_gradcam(volume: Volume, plane: str, cache: ModelCache, device: str = "auto", model_name: str | None = None,
+                  progress: Progress | None = None, cancel: CancelFlag | None = None) -> PlaneGradCAM:
+    """Grad-CAM on every slice of ``plane`` that holds head signal, so a reader can scroll through where the
+    classifier looks; slices it calls "no tumour" stay empty."""
+    report = progress or (lambda f, m: None)
+    report(0.02, "loading the classifier")
+    dev, note = resolve_device(device)
+    clf = _classifier(cache, model_name, dev)
+    from brainlens.core.geometry import to_canonical
+    from brainlens.ml.classify_volume import signal_mask
+
+    canonical, _ = to_canonical(volume)
+    indices = [int(k) for k in np.nonzero(signal_mask(canonical.data, plane))[0]]
+    if not indices:
+        raise InputError(f"no {plane} slice of this series holds enough head signal to explain")
+    heat = stacked_gradcam(volume, plane, indices, clf, cancel, lambda f, m: report(0.05 + 0.93 * f, m),
+                           skip_no_tumour=True)
+    report(1.0, "done")
+    return PlaneGradCAM(heat, plane, len(indices), _describe(dev), clf.tag, [note] if note else [])
 
 
 # ---- segmentation ----------------------------------------------------------------------------------------
