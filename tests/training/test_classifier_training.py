@@ -40,3 +40,37 @@ def test_tiny_run_checkpoints_and_resumes(tmp_path: Path, capsys) -> None:
     assert [r["epoch"] for r in log] == [1, 2]
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["epoch"] == 2 and summary["step"] > 0
+
+
+def test_init_run_continues_from_its_weights_and_refuses_another_holdout(tmp_path: Path) -> None:
+    import pytest
+    import torch
+
+    data = _tiny_image_set(tmp_path / "data")
+    args = ["--arch", "brainresnet", "--data", str(data), "--batch", "8", "--max-minutes", "5", "--epochs", "1"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    first = torch.load(tmp_path / "a" / "brainresnet" / "best.pt", weights_only=True)["model"]
+    assert main(args + ["--out", str(tmp_path / "b"), "--init-run", str(tmp_path / "a"), "--lr-scale", "0"]) == 0
+    second = torch.load(tmp_path / "b" / "brainresnet" / "best.pt", weights_only=True)["model"]
+    # learning rate 0: the weights are exactly where the earlier run left them (batch-norm statistics aside)
+    assert all(torch.equal(first[k], second[k]) for k in first if "running" not in k and "num_batches" not in k)
+    with pytest.raises(SystemExit, match="held out fold"):
+        main(args + ["--out", str(tmp_path / "c"), "--init-run", str(tmp_path / "a"), "--holdout-fold", "2"])
+
+
+def test_mirrored_slice_is_tumour_free_and_refused_when_the_lesion_crosses() -> None:
+    from brainlens.training.classifier_slices import head_centre_x, mirrored_slice
+
+    rng = np.random.default_rng(0)
+    data = np.zeros((60, 50, 5), np.float32)
+    data[10:50, 5:45] = rng.random((40, 40, 5)) + 1.0  # a head centred at x = 29.5
+    mask = np.zeros(data.shape, np.uint8)
+    mask[35:45, 20:30, 1:4] = 1  # lesion on the upper-x side
+    assert head_centre_x(data) in (29, 30)
+    out = mirrored_slice(data, mask, 2, 1, head_centre_x(data), rng)
+    assert out is not None and out.shape[2] == 1
+    mid = out.shape[0] // 2
+    np.testing.assert_array_equal(out[:mid, :, 0], data[:mid, :, 2])  # the healthy half is kept as it was
+    crossing = mask.copy()
+    crossing[15:45, 20:30, 2] = 1
+    assert mirrored_slice(data, crossing, 2, 1, head_centre_x(data), rng) is None

@@ -86,6 +86,16 @@ def training_set(args: argparse.Namespace, data: dict) -> tuple[np.ndarray, np.n
             len(keep))
 
 
+def init_weights(run: Path, arch: str, holdout_fold: int | None) -> dict:
+    """Best weights of an earlier run of the same recipe, refused unless it held out the same 3D patients
+    (starting from a model that saw this run's held-out patients would leak them into its scores)."""
+    summary = json.loads((run / arch / "train_summary.json").read_text())
+    if summary["args"].get("holdout_fold") != holdout_fold:
+        raise SystemExit(f"--init-run {run} held out fold {summary['args'].get('holdout_fold')}, this run holds "
+                         f"out {holdout_fold}: its weights may have seen this run's held-out patients")
+    return torch.load(run / arch / "best.pt", map_location="cpu", weights_only=True)["model"]
+
+
 def train(args: argparse.Namespace) -> Path:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -99,7 +109,10 @@ def train(args: argparse.Namespace) -> Path:
     device = torch.device("cuda" if torch.cuda.is_available() else
                           "mps" if torch.backends.mps.is_available() else "cpu")
     model = build_model(args.arch)
-    if recipe.get("pretrained") == "imagenet" and not (args.resume and (out / "last.pt").exists()):
+    resuming = args.resume and (out / "last.pt").exists()
+    if args.init_run and not resuming:
+        model.load_state_dict(init_weights(Path(args.init_run), args.arch, args.holdout_fold))
+    elif recipe.get("pretrained") == "imagenet" and not resuming:
         load_imagenet_lite0(model)
     for module in list(model.features)[:recipe.get("frozen_features", 0)]:
         for p in module.parameters():
@@ -108,7 +121,8 @@ def train(args: argparse.Namespace) -> Path:
     memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     opt_cls = torch.optim.AdamW if recipe["opt"] == "adamw" else torch.optim.Adam
-    opt = opt_cls([p for p in model.parameters() if p.requires_grad], lr=recipe["lr"], weight_decay=recipe["wd"])
+    opt = opt_cls([p for p in model.parameters() if p.requires_grad], lr=recipe["lr"] * args.lr_scale,
+                  weight_decay=recipe["wd"])
     state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_loss": float("inf"), "bad_epochs": 0}
     last = out / "last.pt"
     if args.resume and last.exists():
@@ -139,7 +153,7 @@ def train(args: argparse.Namespace) -> Path:
             progress = max(state["step"] / total_steps, (t_epoch_start + time.time() - t0) / budget)
             if recipe["schedule"]:
                 for group in opt.param_groups:
-                    group["lr"] = recipe["lr"] * lr_factor(progress)
+                    group["lr"] = recipe["lr"] * args.lr_scale * lr_factor(progress)
             x = augment2d.geometric(_to_tensor(train_images[tr[idx]]), g)
             x = augment2d.blur(x, g)
             if recipe["intensity_aug"]:
@@ -196,6 +210,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--volumes", default=None,
                    help="data root with brats/ and lgg-flair/: add their axial slices (patient-wise folds)")
     p.add_argument("--max-2d", type=int, default=None, help="use at most this many 2D train images")
+    p.add_argument("--init-run", default=None,
+                   help="start from this earlier run's best weights (same --arch and --holdout-fold)")
+    p.add_argument("--lr-scale", type=float, default=1.0, help="multiply the recipe's learning rate (fine-tuning)")
     p.add_argument("--holdout-fold", type=int, default=None,
                    help="3D patients of this fold (1 or 2) are never trained on")
     return p.parse_args(argv)

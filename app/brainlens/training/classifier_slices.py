@@ -10,7 +10,11 @@ once per slice because preprocessing is the costly part:
 - 8-bit export: BraTS intensities quantised to 256 levels through a random window (sometimes saturating
   the brightest voxels), as a PNG-style export would;
 - skull on vs stripped and intensity scaling are what the sources themselves differ in (BraTS stripped,
-  lgg-flair and the 2D set skull on); per-batch intensity augmentation happens in training.
+  lgg-flair and the 2D set skull on); per-batch intensity augmentation happens in training;
+- healthy mid-brain: tumour-free slices of glioma patients are nearly all at the top or bottom of the
+  brain, so the first model called every skull-stripped mid-brain slice (a healthy MNI152 head) "glioma".
+  Tumour slices whose lesion stays on one side of the midline also give a "notumor" slice: the healthy
+  half, mirrored and bent (training.mirror).
 Patients are assigned to folds per source (seeded), so "train on fold 1, score fold 2" is patient-wise.
 """
 
@@ -28,11 +32,13 @@ from brainlens.core.volume import Volume
 from brainlens.ml.classifier_models import CLASS_NAMES
 from brainlens.ml.classifier_preprocess import prepare
 from brainlens.ml.classify_volume import display_slice, signal_mask
+from brainlens.training.mirror import healthy_side, mirrored
 
 GLIOMA, NOTUMOR = CLASS_NAMES.index("glioma"), CLASS_NAMES.index("notumor")
 MIN_TUMOUR_MM2 = 200.0  # a "glioma" training slice shows at least 2 cm^2 of tumour
 TUMOUR_FREE_MARGIN_MM = 6.0  # "notumor" slices: no mask voxel within this distance along the slice normal
 BRATS_SEQUENCES = ("flair", "t1", "t1ce", "t2")
+CACHE_NAME = "slices3d-v2"  # v2: with mirrored healthy mid-brain slices
 
 
 @dataclass(frozen=True)
@@ -118,9 +124,29 @@ def choose_slices(areas: np.ndarray, has_signal: np.ndarray, slice_mm: float, rn
     return pick(tumour, max_tumour), pick(free, max_free)
 
 
-def cut_study(study: Study3D, rng: np.random.Generator, max_tumour: int = 16,
-              max_free: int = 12) -> Iterator[tuple[np.ndarray, int, str, int, float]]:
-    """(256x256 uint8 slice, class id, sequence, canonical axial index, tumour mm^2) per chosen slice."""
+def head_centre_x(canonical: np.ndarray) -> int:
+    """Left-right middle of the head's extent (the midline of a head that is not turned much)."""
+    data = np.nan_to_num(canonical)
+    lo, hi = float(data.min()), float(np.percentile(data, 99.5))
+    cols = np.nonzero((data > lo + 0.1 * (hi - lo)).any(axis=(1, 2)))[0]
+    return int(round((cols[0] + cols[-1]) / 2)) if len(cols) else canonical.shape[0] // 2
+
+
+def mirrored_slice(data: np.ndarray, mask: np.ndarray, k: int, thickness: int, centre: int,
+                   rng: np.random.Generator) -> np.ndarray | None:
+    """A tumour-free version of axial slab ``k``: its healthy half mirrored (None if the lesion crosses)."""
+    lo = max(0, k - thickness // 2)
+    hi = min(data.shape[2], lo + max(1, thickness))
+    split = healthy_side(mask[:, :, lo:hi] > 0, centre)
+    if split is None:
+        return None
+    slab_k = slab(data, k, thickness)[:, :, 0]
+    return mirrored(slab_k[None], *split, rng, max_disp=3.0)[0][:, :, None]
+
+
+def cut_study(study: Study3D, rng: np.random.Generator, max_tumour: int = 16, max_free: int = 12,
+              max_mirrored: int = 8) -> Iterator[tuple[np.ndarray, int, str, int, float, bool]]:
+    """(256x256 uint8 slice, class id, sequence, canonical axial index, tumour mm^2, mirrored) per chosen slice."""
     mask_vol = load_nifti(study.mask)
     mask_c = to_canonical(mask_vol)[0].data
     for sequence, path in study.images.items():
@@ -129,18 +155,26 @@ def cut_study(study: Study3D, rng: np.random.Generator, max_tumour: int = 16,
         areas = tumour_areas(mask_c, sx * sy)
         tumour, free = choose_slices(areas, signal_mask(vol.data, "axial"), sz, rng, max_tumour, max_free)
         hi = export_window(vol.data, rng) if study.source == "brats" and rng.random() < 0.5 else None
+        centre = head_centre_x(vol.data)
+        n_mirrored = 0
         for k, label in [(k, GLIOMA) for k in tumour] + [(k, NOTUMOR) for k in free]:
             thickness = int(rng.integers(1, 7)) if sz < 2.0 else 1
-            image = display_slice(slab(vol.data, k, thickness), "axial", 0)
-            if hi is not None:
-                image = quantise_8bit(image, hi)
-            yield prepare(image).image, label, sequence, k, float(areas[k])
+            images = [(display_slice(slab(vol.data, k, thickness), "axial", 0), label, False)]
+            if label == GLIOMA and n_mirrored < max_mirrored:
+                healthy = mirrored_slice(vol.data, mask_c, k, thickness, centre, rng)
+                if healthy is not None:
+                    n_mirrored += 1
+                    images.append((display_slice(healthy, "axial", 0), NOTUMOR, True))
+            for image, cls, is_mirrored in images:
+                if hi is not None:
+                    image = quantise_8bit(image, hi)
+                yield prepare(image).image, cls, sequence, k, float(areas[k]) * (not is_mirrored), is_mirrored
 
 
 def build_slice_set(data_root: Path, cache_dir: Path, seed: int = 0) -> dict:
     """All chosen slices of all studies with patient, fold and source per slice; cached (slices.npz/json)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    npz, meta_json = cache_dir / "slices3d.npz", cache_dir / "slices3d.json"
+    npz, meta_json = cache_dir / f"{CACHE_NAME}.npz", cache_dir / f"{CACHE_NAME}.json"
     if npz.exists() and meta_json.exists():
         arrays = np.load(npz)
         return {"images": arrays["images"], "labels": arrays["labels"], **json.loads(meta_json.read_text())}
@@ -151,11 +185,12 @@ def build_slice_set(data_root: Path, cache_dir: Path, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     images, labels, rows = [], [], []
     for study in studies:
-        for image, label, sequence, k, area in cut_study(study, rng):
+        for image, label, sequence, k, area, is_mirrored in cut_study(study, rng):
             images.append(image)
             labels.append(label)
             rows.append({"patient": study.patient, "source": study.source, "fold": folds[study.patient],
-                         "sequence": sequence, "index": k, "tumour_mm2": round(area, 1)})
+                         "sequence": sequence, "index": k, "tumour_mm2": round(area, 1),
+                         "mirrored": is_mirrored})
     meta = {"slices": rows, "folds": folds}
     np.savez(npz, images=np.stack(images), labels=np.array(labels, np.int64))
     meta_json.write_text(json.dumps(meta))
