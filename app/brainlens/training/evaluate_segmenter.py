@@ -38,6 +38,7 @@ CLINICAL_TARGET, HEALTHY_TARGET_ML = 0.80, 1.0
 PERMISSIVE = DetectionRule(0.0, 0.0, 1.0)
 _LGG_PREFIXES = ("Brats18_TCIA09_", "Brats18_TCIA10_", "Brats18_TCIA12_", "Brats18_TCIA13_")
 _LGG_2013 = {0, 1, 6, 8, 9, 15, 16, 24, 28, 29}
+MIDLINE_SHIFT_MM = 8.0
 MNI_FILE = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
 
 
@@ -119,13 +120,47 @@ def _wt(labels: np.ndarray) -> np.ndarray:
     return np.asarray(labels) > 0
 
 
+def mirrored_healthy_case(kind: str, root: Path, case: str, seed: int) -> tuple[dict[str, Any], Any] | None:
+    """A tumour-free head made from a patient: the hemisphere without tumour, mirrored (training.mirror),
+    on the canonical grid of the study's own series (skull kept where the study has one). None when the
+    lesion reaches both sides of the midline."""
+    from brainlens.core.geometry import to_canonical
+    from brainlens.core.volume import Volume
+    from brainlens.training.classifier_slices import head_centre_x
+    from brainlens.training.mirror import healthy_side, mirrored
+
+    vols, truth_vol = _load_case(kind, root, case)
+    canon = {k: to_canonical(v)[0] for k, v in vols.items()}
+    truth_c = to_canonical(truth_vol)[0]
+    ref = canon["flair"] if "flair" in canon else next(iter(canon.values()))
+    if any(v.shape != truth_c.shape for v in canon.values()):
+        return None
+    max_shift = int(round(MIDLINE_SHIFT_MM / float(ref.spacing[0])))  # as in training: 4 voxels of 2 mm
+    split = healthy_side(np.asarray(truth_c.data) > 0, head_centre_x(np.asarray(ref.data, np.float32)), max_shift)
+    if split is None:
+        return None
+    mid, side = split
+    names = list(canon)
+    stack = mirrored(np.stack([np.asarray(canon[k].data, np.float32) for k in names]), mid, side,
+                     np.random.default_rng(seed))
+    shift = np.eye(4)
+    if side > 0:  # output x index i shows source x = mid - (X - mid) + i
+        shift[0, 3] = mid - (truth_c.shape[0] - mid)
+    affine = ref.affine @ shift
+    out = {k: Volume(stack[i], affine.copy(), f"{case} healthy mirrored", canon[k].sequence, dict(canon[k].metadata))
+           for i, k in enumerate(names)}
+    return out, Volume(np.zeros(stack.shape[1:], np.uint8), affine.copy(), f"{case} empty", None, {"is_label": True})
+
+
 def score_case(kind: str, root: Path, case: str, configs: dict[str, tuple[str, ...]], samples: int,
-               rule: DetectionRule | None, models_dir: Path | None, rng: np.random.Generator, log) -> list[dict]:
-    """One row per input configuration: Dice / HD95 per labelled region, finding, flags, uncertainty."""
+               rule: DetectionRule | None, models_dir: Path | None, rng: np.random.Generator, log,
+               loaded: tuple[dict[str, Any], Any] | None = None, source: str | None = None) -> list[dict]:
+    """One row per input configuration: Dice / HD95 per labelled region, finding, flags, uncertainty.
+    ``loaded``: (sequences, truth) already made (a mirrored healthy head), reported as ``source``."""
     from brainlens.ml.seg_model import labels_to_regions
     from brainlens.ml.segment import segment
 
-    vols, truth_vol = _load_case(kind, root, case)
+    vols, truth_vol = loaded if loaded is not None else _load_case(kind, root, case)
     truth = labels_to_regions(truth_vol.data) if kind == "brats" else _wt(truth_vol.data)[None]
     rows = []
     for cname, keep in configs.items():
@@ -137,7 +172,7 @@ def score_case(kind: str, root: Path, case: str, configs: dict[str, tuple[str, .
         head = vols[res.reference].data > np.percentile(vols[res.reference].data, 5)
         true_ml = float(truth[0].sum()) * abs(np.linalg.det(truth_vol.affine[:3, :3])) / 1000
         wt_range = res.regions["whole_tumor"]["volume_ml_range"]
-        row = {"case": case, "source": kind, "config": cname, "seconds": res.seconds,
+        row = {"case": case, "source": source or kind, "config": cname, "seconds": res.seconds,
                "finding": res.finding, "uncertain": res.uncertain, "disagreement": res.disagreement,
                "brain_extraction": res.brain_extraction, "true_wt_ml": true_ml,
                "pred_wt_ml": res.regions["whole_tumor"]["volume_ml"], "wt_range_ml": wt_range,
@@ -178,12 +213,14 @@ def choose_detection(val_rows: list[dict[str, Any]]) -> dict[str, Any]:
     # Several settings tie on a small validation set: take the median of each threshold over the tied
     # ones (the middle of the plateau), not its edge, so a slightly different study does not tip it.
     best = (top, float(np.median([t[0] for t in tied])), float(np.median([t[1] for t in tied])))
-    good = [r["disagreement"] for r in val_rows if r.get("dice_whole_tumor", 0) >= 0.7]
+    good = [r["disagreement"] for r in val_rows
+            if r["source"] in ("brats", "lgg-flair") and r.get("dice_whole_tumor", 0) >= 0.7]
     return {"min_component_ml": best[1], "min_mean_probability": best[2],
             "max_disagreement": float(max(good)) if good else 1.0, "validation_component_f1": best[0],
             "validation_components": len(comps),
             "rule": "component kept if volume >= min_component_ml and mean WT probability >= "
-                    "min_mean_probability (grid search, best component F1 on the fold's validation patients); "
+                    "min_mean_probability (grid search, best component F1 on the fold's validation patients "
+                    "and their mirrored healthy hemispheres, where every component is a false alarm); "
                     "no component left = 'no tumour detected'; uncertain if sample disagreement > "
                     "max_disagreement (largest of validation studies with WT Dice >= 0.7)"}
 
@@ -216,6 +253,27 @@ def healthy_checks(samples: int, models_dir: Path | None, log) -> dict[str, Any]
             "tumour_ml": res.regions["whole_tumor"]["volume_ml"], "finding": res.finding}
     for k, v in out.items():
         log(f"healthy: {k}: {v}")
+    return out
+
+
+def mirrored_checks(split: dict, roots: dict[str, Path], samples: int, models_dir: Path | None,
+                    rng: np.random.Generator, log, limit: int | None = None) -> dict[str, Any]:
+    """Tumour-found volume on the held-out patients' healthy hemispheres, mirrored into whole heads: real
+    anatomy and contrast (skull on for lgg-flair), no patient of them trained on. BraTS: every sequence
+    alone and all four; lgg-flair: FLAIR (the only sequence)."""
+    out: dict[str, Any] = {}
+    for kind in ("brats", "lgg-flair"):
+        for case in split.get(kind, {}).get("test", [])[:limit]:
+            head = mirrored_healthy_case(kind, roots[kind], case, seed=2)
+            if head is None:
+                out[f"held-out {case}: lesion crosses the midline"] = {"skipped": "no healthy hemisphere"}
+                continue
+            configs = ({"all four": CHANNELS, **{f"{c} only": (c,) for c in CHANNELS}} if kind == "brats"
+                       else {"FLAIR only (skull on)": ("flair",)})
+            for row in score_case(kind, roots[kind], case, configs, samples, None, models_dir, rng, log,
+                                  loaded=head, source="healthy"):
+                out[f"held-out {case}, healthy hemisphere mirrored, {row['config']}"] = {
+                    "tumour_ml": row["pred_wt_ml"], "finding": row["finding"]}
     return out
 
 
@@ -278,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
                           ("lgg-flair", {"FLAIR only": ("flair",)})):
         for case in part(kind, "val"):
             val_rows += score_case(kind, roots[kind], case, configs, samples, PERMISSIVE, args.models_dir, rng, log)
+            healthy_head = mirrored_healthy_case(kind, roots[kind], case, seed=1)
+            if healthy_head is not None:
+                val_rows += score_case(kind, roots[kind], case, {**configs, "T1 only": ("t1",)} if kind == "brats"
+                                       else configs, samples, PERMISSIVE, args.models_dir, rng, log,
+                                       loaded=healthy_head, source=f"healthy ({kind}, mirrored)")
     detection = choose_detection(val_rows)
     log(f"detection rule from validation: {json.dumps(detection)}")
     entry = export(args.run, args.version, {**base, "detection": detection}, args.models_dir)
@@ -289,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         test_rows += score_case("lgg-flair", args.lgg, case, {"FLAIR only": ("flair",)}, samples, None,
                                 args.models_dir, rng, log)
     healthy = healthy_checks(samples, args.models_dir, log)
+    healthy.update(mirrored_checks(split, roots, samples, args.models_dir, rng, log, args.limit))
     summary = {f"brats / {c}": _summary([r for r in test_rows if r["source"] == "brats" and r["config"] == c],
                                         REGIONS) for c in CONFIGS}
     clinical = [r for r in test_rows if r["source"] == "lgg-flair"]
