@@ -86,3 +86,23 @@ def test_close_is_safe_before_start_and_twice():
     eng.close()
     eng.close()
     assert not eng.running
+
+
+def test_a_task_that_does_not_stop_is_stopped_with_its_process(engine):
+    with pytest.raises(InputError):
+        engine.run("segment_study", {})  # the process is up
+    first = engine._proc.pid
+    asked = [0.0]
+
+    def cancel() -> bool:  # Cancel pressed 0.3 s into a task that checks for it only now and then
+        if not asked[0]:
+            asked[0] = time.monotonic() + 0.3
+        return time.monotonic() >= asked[0]
+
+    with pytest.raises(Cancelled):
+        engine.run("preload", device="cpu", cancel=cancel)  # importing torch: seconds without a check
+    assert time.monotonic() - asked[0] < 2.0
+    assert not engine.running
+    with pytest.raises(InputError):  # the next run gets a fresh process
+        engine.run("segment_study", {})
+    assert engine._proc.pid != first

@@ -10,6 +10,7 @@ A cancelled or failed job leaves no layer and no file; an error is one line (a d
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ CAM_LAYER = "Grad-CAM (classifier attention)"
 STUDY_CAM_LAYER = "Grad-CAM of the study's driving slices"
 PLANE_CAM_LAYER = "Grad-CAM of every {plane} slice"
 RESULT_STEP_DELAY_MS = 1
+PRELOAD_AFTER_CANCEL_MS = 500
 MEASURE_DELAY_MS = 150  # edits are measured once the brush pauses, not per dab
 
 
@@ -139,8 +141,15 @@ class AnalysisController(QObject):
         self.jobs[kind] = job
         job.result.connect(lambda value: self._apply(job, kind, on_result, value))
         job.error.connect(lambda message: self._error(job, kind, message))
-        job.cancelled.connect(lambda: self.window.statusBar().showMessage(f"{JOB_NAMES[kind]} cancelled", 5000))
+        job.cancelled.connect(lambda: self._cancelled(kind))
         return job
+
+    def _cancelled(self, kind: str) -> None:
+        self.window.statusBar().showMessage(f"{JOB_NAMES[kind]} cancelled", 5000)
+        # A task that did not stop at once was stopped with the AI process: have the models ready again.
+        if kind != "export" and self.window.show_dialogs and not self.engine.running \
+                and not os.environ.get("BRAINLENS_NO_PRELOAD"):
+            QTimer.singleShot(PRELOAD_AFTER_CANCEL_MS, self.preload)
 
     def _apply(self, job: JobHandle, kind: str, on_result, value) -> None:
         if self.jobs.get(kind) is not job or job.abort.is_set():

@@ -28,6 +28,7 @@ from brainlens.core.errors import BrainLensError, Cancelled, InputError
 log = logging.getLogger("brainlens.jobs")
 TASKS = ("preload", "classify_slice", "classify_study", "plane_gradcam", "segment_study")
 POLL_S = 0.05
+CANCEL_GRACE_S = 0.5  # a task that has not stopped this long after Cancel is stopped with its process
 PROGRESS_INTERVAL_S = 0.05
 START_METHOD = "spawn"  # fork would copy the viewer's Qt state into the child; spawn starts clean everywhere
 
@@ -155,9 +156,15 @@ class AIEngine:
 
     def _wait(self, proc: Any, conn: Any, progress: Callable[[float, str], None] | None,
               cancelled: Callable[[], bool]) -> Any:
+        cancel_at = None
         while True:
             if cancelled():
-                self._cancel.set()  # the task stops at its next check and answers "cancelled"
+                if cancel_at is None:  # the task stops at its next check and answers "cancelled" ...
+                    cancel_at = time.monotonic()
+                    self._cancel.set()
+                elif time.monotonic() - cancel_at > CANCEL_GRACE_S:  # ... or is stopped now: Cancel is
+                    self._stop(proc, conn)  # meant to return within a second, and a network pass can take
+                    raise Cancelled("cancelled")  # several; the next run starts a fresh process
             try:
                 ready = conn.poll(POLL_S)
                 message = receive(conn) if ready else None
@@ -187,6 +194,15 @@ class AIEngine:
                 raise InputError(payload)
             else:
                 raise EngineError(payload)
+
+    def _stop(self, proc: Any, conn: Any) -> None:
+        proc.terminate()
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+        conn.close()
+        self._forget(proc)
 
     def _forget(self, proc: Any) -> None:
         if self._proc is proc:  # the next run starts a fresh process

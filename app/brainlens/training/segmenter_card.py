@@ -84,7 +84,13 @@ def _data(r: dict[str, Any]) -> list[str]:
         f"Training: {tr.get('steps')} steps of batch {tr.get('batch')} random 64^3 patches at 2 mm, sources sampled "
         f"evenly, AdamW lr {tr.get('lr')} warm-up + cosine, partial-label Dice + BCE, sequence drop-out "
         f"p={tr.get('drop_p')} (never dropping a case's only sequence), flips, rotations, scaling, gamma, contrast, "
-        f"bias field, noise, low-resolution simulation. Initialised from: {tr.get('init') or 'scratch'} (the "
+        f"bias field, noise, low-resolution simulation. "
+        + (f"Tumour-free brains: {tr.get('healthy_fraction', 0):.0%} of patches come from {len(tr['healthy_train'])} "
+           "training patients' healthy hemispheres, mirrored across the midline and bent a little "
+           "(`training/seg_healthy.py`), because every patient here has a tumour and the previous model found "
+           "'tumour' in healthy heads; validation adds their false-positive volume to the early-stopping score. "
+           if tr.get("healthy_train") else "")
+        + f"Initialised from: {tr.get('init') or 'scratch'} (the "
         "previous bundled model, trained on this fold's BraTS training patients only; the training script refuses "
         "the warm start for a fold whose test patients it saw). "
         f"{tr.get('train_minutes', 0):.0f} min on {tr.get('threads')} CPU thread(s) of a shared 2-core machine "
@@ -149,7 +155,9 @@ def _clinical(r: dict[str, Any]) -> list[str]:
 
 def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
     lines = ["## Healthy heads (false positives)", "",
-             f"Target: <= {r['healthy_target_ml']} ml, reported as 'no tumour detected'.", "",
+             f"Target: <= {r['healthy_target_ml']} ml, reported as 'no tumour detected'. 'held-out ... mirrored' rows: "
+             "a test patient's tumour-free hemisphere mirrored into a whole head (no test patient was trained on; "
+             "skipped when the lesion crosses the midline).", "",
              "| study | tumour ml | finding |", "|---|---|---|"]
     for k, v in r["healthy"].items():
         if "skipped" in v:
@@ -182,8 +190,11 @@ def _speed_and_limits(r: dict[str, Any]) -> list[str]:
         "- Only this one fold was trained and evaluated so far: the other folds of the 4-fold cross-validation and "
         "the final all-patient model are still to run (`brainlens-train segmenter --fold k`), so the BraTS figures "
         "rest on 4 patients and the clinical ones on 11 of one hospital.",
-        "- A real healthy volunteer with the skull on was not available: healthy heads are the MNI152 average "
-        "template (skull-stripped) and a synthetic phantom with a skull. Real healthy studies remain untested.",
+        "- A real healthy volunteer was not available: healthy heads are the MNI152 average template "
+        "(skull-stripped, never trained on), a synthetic phantom with a skull, and held-out patients' healthy "
+        "hemispheres mirrored into whole heads (real anatomy and contrast, skull on for lgg-flair, but a mirrored "
+        "head is more symmetric than a real one). A real healthy study, and especially other healthy variants "
+        "(white-matter lesions of age, artefacts), remain untested.",
         "- Other hospitals, scanners and DICOM exports; non-glioma tumours (metastases, meningioma), "
         "post-operative cavities, children.",
         "- lgg-flair's affine is approximate (left/right not verified by the source) and its intensities are 8-bit.",
