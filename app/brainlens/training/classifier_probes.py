@@ -102,8 +102,20 @@ def _median_ms(fn: Callable[[], object], runs: int, warmup: int = 5) -> tuple[fl
     return float(np.median(wall) * 1000.0), float(np.median(cpu) * 1000.0)
 
 
-def latency(clf: Classifier, image: np.ndarray, runs: int = 100) -> dict[str, float | int | str]:
-    """Median batch-1 milliseconds per slice, end to end from a numpy image (preprocessing included)."""
+def latency(clf: Classifier, image: np.ndarray, runs: int = 100, threads: int = 1) -> dict[str, float | int | str]:
+    """Median batch-1 milliseconds per slice, end to end from a numpy image (preprocessing included), on
+    ``threads`` torch threads (the target is per slice on one CPU thread; with more, CPU time adds up)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _latency(clf, image, runs)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _latency(clf: Classifier, image: np.ndarray, runs: int) -> dict[str, float | int | str]:
     import torch
 
     label = classify(image, clf).label

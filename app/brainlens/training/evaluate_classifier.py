@@ -247,9 +247,22 @@ def evaluate_arch(arch: str, args: argparse.Namespace, data: dict, models: Path)
                      "epochs": train.get("epoch"), "stop_reason": train.get("stop_reason"),
                      "device": train.get("device"), "threads": (train.get("args") or {}).get("threads"),
                      "recipe": train.get("recipe"), "finished": bool(train),
-                     "best_val_loss": train.get("best_loss"),
+                     "best_val_loss": train.get("best_loss"), "started_from": _start_chain(train),
                      "val_curve": [{k: e[k] for k in ("epoch", "val_loss", "val_balanced_acc")} for e in epochs]},
     }
+
+
+def _start_chain(train: dict) -> list[dict]:
+    """The earlier runs this one started from (--init-run), oldest last: each with its minutes and epochs."""
+    chain, args = [], train.get("args") or {}
+    while args.get("init_run"):
+        path = Path(args["init_run"]) / args.get("arch", "") / "train_summary.json"
+        earlier = json.loads(path.read_text()) if path.exists() else {}
+        chain.append({"run": str(args["init_run"]), "epochs": earlier.get("epoch"),
+                      "elapsed_minutes": round(float(earlier.get("elapsed", float("nan"))) / 60, 1),
+                      "lr_scale": (earlier.get("args") or {}).get("lr_scale", 1.0)})
+        args = earlier.get("args") or {}
+    return chain
 
 
 def main(argv: list[str] | None = None) -> int:
