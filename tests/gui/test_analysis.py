@@ -149,8 +149,13 @@ def test_brush_stroke_changes_volume_and_undo_restores_it(qtbot, window):
 
 def test_export_writes_all_files_and_the_pdf_has_the_table(qtbot, window, tmp_path):
     pypdf = pytest.importorskip("pypdf")
+    from brainlens.core.annotations import Annotation
+
     c = _open_phantom(qtbot, window)
     _inject_truth_segmentation(c)
+    k = c.scene.slice_index("axial")
+    ruler = Annotation("ruler", "axial", k, np.array([[4.0, 10.0], [8.0, 10.0]]), c.scene.base, name="Ruler 1")
+    window.reading.annotations.add(ruler)  # 4 voxels of 2.5 mm: 10 mm
     job = start_export(c, tmp_path / "out")
     with qtbot.waitSignal(job.finished, timeout=30000):
         pass
@@ -160,6 +165,10 @@ def test_export_writes_all_files_and_the_pdf_has_the_table(qtbot, window, tmp_pa
     assert any("DICOM SEG" in n and "only offered for DICOM" in n for n in c.export_notes)
     doc = json.loads((tmp_path / "out" / "measurements.json").read_text())
     assert doc["mask_origin"]["model"] == "truth" and doc["edited"] is False
+    (kept,) = doc["reader_measurements"]
+    assert kept["kind"] == "ruler" and kept["length_mm"] == pytest.approx(10.0) and kept["slice"] == k + 1
+    ends = np.array(kept["points_ras_mm"])
+    assert np.linalg.norm(ends[1] - ends[0]) == pytest.approx(10.0)  # the same length in world millimetres
     mask = nib.load(str(tmp_path / "out" / "mask.nii.gz"))
     assert mask.shape == c.scene.base.source.shape
     np.testing.assert_allclose(mask.affine, c.scene.base.source.affine, atol=1e-5)
@@ -168,6 +177,7 @@ def test_export_writes_all_files_and_the_pdf_has_the_table(qtbot, window, tmp_pa
     whole = doc["regions"]["whole_tumor"]["volume_ml"]
     assert "Whole tumour" in text and "Enhancing tumour" in text and f"{whole:.2f} ml" in text
     assert "Research use only" in text
+    assert "Reader measurements" in text and "Ruler 1: 10.0 mm" in text
 
 
 def test_png_drop_shows_probabilities_and_a_heatmap(qtbot, window, tmp_path):

@@ -91,6 +91,21 @@ class Annotation:
             return f"{self.name}: {s['length_mm']:.1f} mm"
         return f"{self.name}: mean {s['mean']:.4g}" if s["n"] else self.name
 
+    def points_ras_mm(self) -> np.ndarray:
+        """The defining points in world (RAS) millimetres: the plane's two axes plus the slice along its normal."""
+        h, v = PLANE_AXES[self.plane]
+        voxels = np.zeros((len(self.points), 4))
+        voxels[:, h], voxels[:, v] = self.points[:, 0], self.points[:, 1]
+        voxels[:, PLANE_NORMAL_AXIS[self.plane]] = self.slice_index
+        voxels[:, 3] = 1.0
+        return (voxels @ self.series.canonical.affine.T)[:, :3]
+
+    def to_dict(self) -> dict[str, object]:
+        """What an export keeps of it: where it is (series, plane, 1-based slice, RAS points) and its numbers."""
+        return {"name": self.name, "kind": self.kind, "series": self.series.source.name, "plane": self.plane,
+                "slice": self.slice_index + 1, "points_ras_mm": np.round(self.points_ras_mm(), 3).tolist(),
+                **{k: (int(v) if k == "n" else round(v, 4)) for k, v in self.stats().items()}}
+
     def summary(self) -> str:
         s = self.stats()
         where = f"{self.plane} {self.slice_index + 1}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from brainlens.gui.report import png_bytes, report_pdf
+from brainlens.gui.report import png_bytes, reader_measurements, report_pdf
 from brainlens.jobs import ai_tasks
 
 EXPORT_NAMES = {"json": "measurements.json", "csv": "measurements.csv", "mask": "mask.nii.gz",
@@ -31,6 +31,9 @@ def export_document(controller) -> dict[str, Any]:
     if controller.seg_layer is not None:
         doc["mask_origin"] = dict(controller.seg_layer.origin)
         doc["edited"] = controller.seg_layer.edited
+    store = reader_measurements(controller)
+    if store:
+        doc["reader_measurements"] = [a.to_dict() for a in store]
     doc["intended_use"] = "research only; not for diagnosis"
     return doc
 

@@ -35,6 +35,12 @@ def _encode(pixmap: QPixmap) -> bytes:
     return bytes(data.data())
 
 
+def reader_measurements(controller) -> list:
+    """The reader's rulers and ROIs on the study (gui.reading_room's store), oldest first."""
+    reading = getattr(controller.window, "reading", None)
+    return list(reading.annotations.items) if reading is not None else []
+
+
 def measurement_rows(doc: dict) -> list[tuple[str, str, str, str]]:
     """(region, volume, range, lesions) rows, shared by the report table and its test."""
     rows = []
@@ -93,6 +99,12 @@ def report_html(controller) -> str:
         seg = c.segmentation
         if seg is not None:
             models.append((f"{seg.origin.get('model', '')} {seg.origin.get('version', '')}", seg.card))
+    readers = reader_measurements(c)
+    if readers:
+        parts.append("<h3>Reader measurements</h3><ul>")
+        parts += [f"<li>{html.escape(a.summary())} on {html.escape(a.series.source.name or 'the series')}</li>"
+                  for a in readers]
+        parts.append("</ul>")
     parts.append("<h3>Key images</h3><p><img src='brainlens://views' width='640'></p>")
     if models:
         parts.append("<h3>Models</h3><ul>")
