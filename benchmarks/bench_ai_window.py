@@ -23,24 +23,7 @@ if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-
-STARTUP = """
-import time; t0 = time.perf_counter()
-from PySide6.QtWidgets import QApplication
-app = QApplication([])
-from brainlens.gui.main_window import MainWindow
-w = MainWindow(show_dialogs=False); w.show(); app.processEvents()
-import sys
-print(time.perf_counter() - t0, int(any(m in sys.modules for m in ("torch", "monai"))))
-"""
-
-
-def cold_start() -> tuple[float, bool, str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", STARTUP], capture_output=True, text=True,
-                          check=True, env=dict(os.environ))
-    seconds, torch = proc.stdout.split()
-    heavy = [line for line in proc.stderr.splitlines() if line.rstrip().endswith((" torch", " monai"))]
-    return float(seconds), torch == "1", "; ".join(heavy) or "no torch/monai import lines"
+from first_window import first_window  # noqa: E402 -- benchmarks/ is on sys.path when run as a script
 
 
 def cli_seconds(study: str, samples: int, device: str) -> float:
@@ -143,7 +126,7 @@ def main() -> None:
     args = ap.parse_args()
     from brainlens.jobs.ai_tasks import SAMPLES
 
-    start, torch_loaded, lines = cold_start()
+    start, torch_loaded, lines = first_window()
     print(f"cold start to first window: {start:.2f} s; torch imported: {torch_loaded} ({lines})")
     runs, cancels, redraw = window_run(args.study, args.device, args.samples)
     (cold, cold_stall), (warm, warm_stall) = runs

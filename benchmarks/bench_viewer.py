@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,21 +18,7 @@ os.environ.setdefault("BRAINLENS_SETTINGS_DIR", tempfile.mkdtemp(prefix="brainle
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-STARTUP = """
-import time; t0 = time.perf_counter()
-from PySide6.QtWidgets import QApplication
-app = QApplication([])
-from brainlens.gui.main_window import MainWindow
-w = MainWindow(show_dialogs=False); w.show(); app.processEvents()
-import sys
-print(time.perf_counter() - t0, int(any(m in sys.modules for m in ("torch", "monai"))))
-"""
-
-
-def startup_seconds() -> tuple[float, bool]:
-    out = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True,
-                         env=dict(os.environ)).stdout.split()
-    return float(out[0]), out[1] == "1"
+from first_window import first_window  # noqa: E402 -- benchmarks/ is on sys.path when run as a script
 
 
 def scroll_rate(window, app, steps: int) -> float:
@@ -102,7 +86,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     args = ap.parse_args()
 
-    secs, heavy = startup_seconds()
+    secs, heavy, _ = first_window(trace_imports=False)
     print(f"start-up to first window: {secs:.2f} s (torch/monai imported: {heavy})")
 
     from PySide6.QtWidgets import QApplication

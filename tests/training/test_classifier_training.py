@@ -59,7 +59,8 @@ def test_init_run_continues_from_its_weights_and_refuses_another_holdout(tmp_pat
 
 
 def test_mirrored_slice_is_tumour_free_and_refused_when_the_lesion_crosses() -> None:
-    from brainlens.training.classifier_slices import head_centre_x, mirrored_slice
+    from brainlens.training.classifier_slices import mirrored_slice
+    from brainlens.training.mirror import head_centre_x
 
     rng = np.random.default_rng(0)
     data = np.zeros((60, 50, 5), np.float32)

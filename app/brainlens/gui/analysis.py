@@ -38,6 +38,7 @@ UNC_LAYER = "Segmentation uncertainty (bits)"
 CAM_LAYER = "Grad-CAM (classifier attention)"
 STUDY_CAM_LAYER = "Grad-CAM of the study's driving slices"
 PLANE_CAM_LAYER = "Grad-CAM of every {plane} slice"
+CAM_ATTRS = ("cam_layer", "study_cam_layer", "plane_cam_layer")  # the controller's attention-map layers
 RESULT_STEP_DELAY_MS = 1
 PRELOAD_AFTER_CANCEL_MS = 500
 MEASURE_DELAY_MS = 150  # edits are measured once the brush pauses, not per dab
@@ -111,12 +112,9 @@ class AnalysisController(QObject):
             self.results_changed.emit()
         if self.unc_layer is not None and self.unc_layer not in layers:
             self.unc_layer = None
-        if self.cam_layer is not None and self.cam_layer not in layers:
-            self.cam_layer = None
-        if self.study_cam_layer is not None and self.study_cam_layer not in layers:
-            self.study_cam_layer = None
-        if self.plane_cam_layer is not None and self.plane_cam_layer not in layers:
-            self.plane_cam_layer = None
+        for attr in CAM_ATTRS:
+            if getattr(self, attr) is not None and getattr(self, attr) not in layers:
+                setattr(self, attr, None)
 
     def sequence_assignment(self) -> dict[str, SeriesDisplay]:
         """First series of each sequence type as assigned in the study panel (auto-detected, editable)."""
@@ -217,15 +215,7 @@ class AnalysisController(QObject):
 
     def _show_slice_result(self, base: SeriesDisplay, res: ai_tasks.SliceClassification) -> None:
         self.slice_result = res
-        if self.cam_layer is not None and self.cam_layer in self.scene.layers:
-            self.scene.remove_layer(self.cam_layer)
-        if self.study_cam_layer is not None:  # the slice's own map is the more specific one; one at a time
-            self.study_cam_layer.update(visible=False)
-        if base in self.scene.series:
-            self.cam_layer = self.scene.add_heatmap_layer(
-                CAM_LAYER, res.heatmap, base, colormap="inferno", threshold=0.3, vmax=1.0, opacity=0.45)
-            if self.seg_layer is not None and self.seg_layer in self.scene.layers:
-                self.scene.raise_layer(self.seg_layer)  # the mask stays readable over the attention map
+        self._show_attention("cam_layer", CAM_LAYER, res.heatmap, base)
         self._note_device(res.device, res.notes)
         self.results_changed.emit()
 
@@ -243,13 +233,7 @@ class AnalysisController(QObject):
 
     def _show_study_result(self, base: SeriesDisplay, res: ai_tasks.StudyClassification) -> None:
         self.study_result = res
-        if self.study_cam_layer is not None and self.study_cam_layer in self.scene.layers:
-            self.scene.remove_layer(self.study_cam_layer)
-        if res.heatmap is not None and base in self.scene.series:
-            self.study_cam_layer = self.scene.add_heatmap_layer(
-                STUDY_CAM_LAYER, res.heatmap, base, colormap="inferno", threshold=0.3, vmax=1.0, opacity=0.45)
-            if self.seg_layer is not None and self.seg_layer in self.scene.layers:
-                self.scene.raise_layer(self.seg_layer)
+        self._show_attention("study_cam_layer", STUDY_CAM_LAYER, res.heatmap, base)
         self._note_device(res.device, res.notes)
         self.results_changed.emit()
 
@@ -264,23 +248,30 @@ class AnalysisController(QObject):
                             on_result=lambda r: self._show_plane_cam(base, r))
 
     def _show_plane_cam(self, base: SeriesDisplay, res: ai_tasks.PlaneGradCAM) -> None:
-        if self.plane_cam_layer is not None and self.plane_cam_layer in self.scene.layers:
-            self.scene.remove_layer(self.plane_cam_layer)
-        for layer in (self.cam_layer, self.study_cam_layer):  # one attention map on screen at a time
-            if layer is not None:
-                layer.update(visible=False)
-        if base in self.scene.series:
-            self.plane_cam_layer = self.scene.add_heatmap_layer(
-                PLANE_CAM_LAYER.format(plane=res.plane), res.heatmap, base, below=self.seg_layer,
-                colormap="inferno", threshold=0.3, vmax=1.0, opacity=0.45)
+        self._show_attention("plane_cam_layer", PLANE_CAM_LAYER.format(plane=res.plane), res.heatmap, base)
         self._note_device(res.device, res.notes)
         self.window.statusBar().showMessage(f"Grad-CAM of {res.slices} {res.plane} slices ({res.model}); "
                                             "slices called 'no tumour' are left empty", 8000)
         self.results_changed.emit()
 
+    def _show_attention(self, attr: str, name: str, heatmap: np.ndarray | None, base: SeriesDisplay) -> None:
+        """A Grad-CAM map as layer ``attr`` (replacing its earlier one): one attention map on screen at a
+        time, drawn under the mask so the mask stays readable."""
+        old = getattr(self, attr)
+        if old is not None and old in self.scene.layers:
+            self.scene.remove_layer(old)
+        for other in CAM_ATTRS:
+            layer = getattr(self, other)
+            if other != attr and layer is not None:
+                layer.update(visible=False)
+        if heatmap is not None and base in self.scene.series:
+            setattr(self, attr, self.scene.add_heatmap_layer(name, heatmap, base, below=self.seg_layer,
+                                                             colormap="inferno", threshold=0.3, vmax=1.0,
+                                                             opacity=0.45))
+
     def toggle_gradcam(self) -> None:
         """Hide the attention map on show, or show the latest one (slice, study or every-slice map)."""
-        maps = [m for m in (self.cam_layer, self.study_cam_layer, self.plane_cam_layer) if m is not None]
+        maps = [m for m in (getattr(self, a) for a in CAM_ATTRS) if m is not None]
         shown = [m for m in maps if m.visible]
         if shown:
             for m in shown:
@@ -435,13 +426,9 @@ class AnalysisController(QObject):
         """Run the event loop until ``job`` has finished and its result is on screen (headless runs, tests)."""
         if job is None:
             return True
-        if not job.done:
-            loop = QEventLoop()
-            job.finished.connect(loop.quit)
-            QTimer.singleShot(timeout_ms, loop.quit)
-            loop.exec()
+        done = job.wait(timeout_ms)
         self.settle()
-        return job.done
+        return done
 
     def settle(self) -> None:
         """Let the parts of a result that are shown a moment later (see _show_segmentation) appear now."""

@@ -11,7 +11,7 @@ import logging
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEventLoop, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -366,12 +366,9 @@ class MainWindow(QMainWindow):
         job = self.load_job
         if job is None or job.done:
             return True
-        loop = QEventLoop()
-        job.finished.connect(loop.quit)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
+        done = job.wait(timeout_ms)
         QApplication.processEvents()
-        return job.done
+        return done
 
     def save_screenshot(self, path: str | Path, whole_window: bool = False) -> Path:
         """Grab the views (or the whole window) to a PNG (written to a temp file first, then moved)."""

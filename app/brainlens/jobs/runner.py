@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
 
 from brainlens.core.errors import BrainLensError, Cancelled
 
@@ -133,6 +133,15 @@ class JobHandle(JobSignals):
     def cancel(self) -> None:
         """Ask the job to stop; it ends at its next yield / cancel() check."""
         self.abort.set()
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Run the event loop until the job has finished (headless runs and tests); False on timeout."""
+        if not self.done:
+            loop = QEventLoop()
+            self.finished.connect(loop.quit)
+            QTimer.singleShot(timeout_ms, loop.quit)
+            loop.exec()
+        return self.done
 
     @Slot()
     def _on_started(self) -> None:

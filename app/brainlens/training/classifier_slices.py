@@ -32,7 +32,7 @@ from brainlens.core.volume import Volume
 from brainlens.ml.classifier_models import CLASS_NAMES
 from brainlens.ml.classifier_preprocess import prepare
 from brainlens.ml.classify_volume import display_slice, signal_mask
-from brainlens.training.mirror import healthy_side, mirrored
+from brainlens.training.mirror import head_centre_x, healthy_side, mirrored
 
 GLIOMA, NOTUMOR = CLASS_NAMES.index("glioma"), CLASS_NAMES.index("notumor")
 MIN_TUMOUR_MM2 = 200.0  # a "glioma" training slice shows at least 2 cm^2 of tumour
@@ -122,14 +122,6 @@ def choose_slices(areas: np.ndarray, has_signal: np.ndarray, slice_mm: float, rn
         return sorted(rng.choice(xs, size=n, replace=False).tolist()) if len(xs) > n else xs
 
     return pick(tumour, max_tumour), pick(free, max_free)
-
-
-def head_centre_x(canonical: np.ndarray) -> int:
-    """Left-right middle of the head's extent (the midline of a head that is not turned much)."""
-    data = np.nan_to_num(canonical)
-    lo, hi = float(data.min()), float(np.percentile(data, 99.5))
-    cols = np.nonzero((data > lo + 0.1 * (hi - lo)).any(axis=(1, 2)))[0]
-    return int(round((cols[0] + cols[-1]) / 2)) if len(cols) else canonical.shape[0] // 2
 
 
 def mirrored_slice(data: np.ndarray, mask: np.ndarray, k: int, thickness: int, centre: int,

@@ -126,8 +126,7 @@ def mirrored_healthy_case(kind: str, root: Path, case: str, seed: int) -> tuple[
     lesion reaches both sides of the midline."""
     from brainlens.core.geometry import to_canonical
     from brainlens.core.volume import Volume
-    from brainlens.training.classifier_slices import head_centre_x
-    from brainlens.training.mirror import healthy_side, mirrored
+    from brainlens.training.mirror import head_centre_x, healthy_side, mirrored
 
     vols, truth_vol = _load_case(kind, root, case)
     canon = {k: to_canonical(v)[0] for k, v in vols.items()}

@@ -37,6 +37,14 @@ def healthy_side(tumour: np.ndarray, centre: int | None = None,
     return None
 
 
+def head_centre_x(canonical: np.ndarray) -> int:
+    """Left-right middle of the head's extent (the midline of a head that is not turned much)."""
+    data = np.nan_to_num(canonical)
+    lo, hi = float(data.min()), float(np.percentile(data, 99.5))
+    cols = np.nonzero((data > lo + 0.1 * (hi - lo)).any(axis=(1, 2)))[0]
+    return int(round((cols[0] + cols[-1]) / 2)) if len(cols) else canonical.shape[0] // 2
+
+
 def smooth_warp(shape: tuple[int, ...], rng: np.random.Generator, sigma: float = WARP_SIGMA_VOX,
                 max_disp: float = WARP_MAX_VOX) -> list[np.ndarray]:
     """Sampling coordinates of a smooth random displacement (at most ``max_disp`` voxels) of a grid."""
