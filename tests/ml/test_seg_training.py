@@ -109,3 +109,18 @@ def test_tiny_training_run_checkpoints_and_resumes(tiny_brats: Path, tiny_clinic
     assert "resumed at step 1" in log
     history = json.loads((out / "summary.json").read_text())["history"]
     assert "clinical_flair" in history[0]["val"], "validation scores the clinical cases too"
+
+
+def test_fixed_schedule_spans_budgeted_resumed_runs(tiny_brats: Path, tiny_clinical: Path, tmp_path: Path) -> None:
+    pytest.importorskip("monai")
+    from brainlens.training.segmenter import main
+
+    out = tmp_path / "run"
+    args = ["--data", str(tiny_brats), "--lgg", str(tiny_clinical), "--out", str(out), "--max-minutes", "0.001",
+            "--epoch-steps", "1", "--total-steps", "2", "--batch", "2"]
+    assert main(args) == 0
+    first = json.loads((out / "summary.json").read_text())
+    assert (first["steps"], first["total_steps"]) == (1, 2), "the budget stops the run, the schedule stays"
+    assert main(args + ["--resume"]) == 0
+    second = json.loads((out / "summary.json").read_text())
+    assert (second["steps"], second["total_steps"]) == (2, 2)

@@ -75,3 +75,15 @@ def test_mirrored_slice_is_tumour_free_and_refused_when_the_lesion_crosses() -> 
     crossing = mask.copy()
     crossing[15:45, 20:30, 2] = 1
     assert mirrored_slice(data, crossing, 2, 1, head_centre_x(data), rng) is None
+
+
+def test_selection_by_balanced_accuracy_keeps_the_more_accurate_epoch() -> None:
+    from brainlens.training.classifier import selection_score
+
+    early = {"loss": 0.30, "balanced_acc": 0.95}
+    late = {"loss": 0.34, "balanced_acc": 0.97}  # label smoothing: the loss rises while accuracy still climbs
+    assert selection_score(late, "balanced_acc") > selection_score(early, "balanced_acc")
+    assert selection_score(early, "loss") > selection_score(late, "loss")
+    tie = {"loss": 0.32, "balanced_acc": 0.97}
+    assert selection_score(tie, "balanced_acc") > selection_score(late, "balanced_acc")  # the loss breaks ties
+    assert selection_score({"loss": 0.30004, "balanced_acc": 0.9}, "loss") == selection_score(early, "loss")

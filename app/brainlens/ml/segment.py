@@ -219,7 +219,7 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     from brainlens.core.measurements import measure_labels
     from brainlens.ml.device import choose_device, describe_device
     from brainlens.ml.seg_preprocess import preprocess, to_source
-    from brainlens.ml.seg_uncertainty import predictive_entropy, volume_range_ml
+    from brainlens.ml.seg_uncertainty import predictive_entropy, range_margin, volume_range_ml
 
     t_start = time.perf_counter()
     report = progress or (lambda f, m: None)
@@ -300,13 +300,14 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
         lab = lab if enhancement_seen else fold_enhancing_into_core(lab)
         return [float(r.sum()) * voxel_ml for r in (lab > 0, (lab == 1) | (lab == 4), lab == 4)]
 
+    spread = disagreement([m[0] for m in masks])
+    margin = range_margin(entry.extra, spread)
     per_sample = np.array([region_volumes(m) for m in masks])  # (samples, 3)
     at_mean = region_volumes(mean > 0.5)
     for i, name in enumerate(REGIONS):
         point = measured["regions"][name]["volume_ml"]
         scale = point / at_mean[i] if at_mean[i] > 0 else 1.0
-        measured["regions"][name]["volume_ml_range"] = volume_range_ml(list(per_sample[:, i] * scale))
-    spread = disagreement([m[0] for m in masks])
+        measured["regions"][name]["volume_ml_range"] = volume_range_ml(list(per_sample[:, i] * scale), margin)
     detected = bool(labels.any())
     if not detected:
         warnings.append(NO_TUMOUR + (f": {len(found)} faint or small component(s) below the validated "

@@ -3,7 +3,8 @@
     python -m brainlens.training.classifier --arch brainresnet --data ../shared/data/brain-mri-2d \
         --out runs/classifier --max-minutes 60 [--resume]
 
-Checkpoints every epoch (last.pt) and on each validation-loss improvement (best.pt) in <out>/<arch>/;
+Checkpoints every epoch (last.pt) and on each validation improvement (best.pt; --select-by loss or balanced
+accuracy, ties broken by loss) in <out>/<arch>/;
 one JSON line per epoch in <out>/<arch>/train.log.jsonl. Export and the model card come from
 brainlens.training.evaluate_classifier.
 """
@@ -86,6 +87,15 @@ def training_set(args: argparse.Namespace, data: dict) -> tuple[np.ndarray, np.n
             len(keep))
 
 
+def selection_score(val: dict, select_by: str) -> tuple[float, ...]:
+    """Higher is better. Label smoothing makes the validation loss rise while accuracy still climbs late in a
+    fine-tuning run, so balanced accuracy can be the criterion; the loss then breaks ties."""
+    loss_score = -round(val["loss"], 4)  # changes below 1e-4 are noise, not an improvement
+    if select_by == "balanced_acc":
+        return (round(val["balanced_acc"], 4), loss_score)
+    return (loss_score,)
+
+
 def init_weights(run: Path, arch: str, holdout_fold: int | None) -> dict:
     """Best weights of an earlier run of the same recipe, refused unless it held out the same 3D patients
     (starting from a model that saw this run's held-out patients would leak them into its scores)."""
@@ -123,7 +133,7 @@ def train(args: argparse.Namespace) -> Path:
     opt_cls = torch.optim.AdamW if recipe["opt"] == "adamw" else torch.optim.Adam
     opt = opt_cls([p for p in model.parameters() if p.requires_grad], lr=recipe["lr"] * args.lr_scale,
                   weight_decay=recipe["wd"])
-    state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_loss": float("inf"), "bad_epochs": 0}
+    state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_loss": float("inf"), "best_score": None, "bad_epochs": 0}
     last = out / "last.pt"
     if args.resume and last.exists():
         ckpt = torch.load(last, map_location="cpu", weights_only=True)
@@ -173,9 +183,13 @@ def train(args: argparse.Namespace) -> Path:
         val = evaluate(model_cpu, data["images"][va], data["labels"][va])
         model.to(device)
         state["epoch"] = epoch + 1
-        improved = val["loss"] < state["best_loss"] - 1e-4
+        score = selection_score(val, args.select_by)
+        best = state.get("best_score")
+        if best is None and math.isfinite(state["best_loss"]) and args.select_by == "loss":
+            best = [-round(state["best_loss"], 4)]  # a checkpoint from before --select-by existed
+        improved = best is None or score > tuple(best)
         if improved:
-            state["best_loss"], state["bad_epochs"] = val["loss"], 0
+            state["best_loss"], state["best_score"], state["bad_epochs"] = val["loss"], list(score), 0
             torch.save({"model": model.state_dict(), "arch": args.arch, "epoch": epoch + 1}, out / "best.pt")
         else:
             state["bad_epochs"] += 1
@@ -201,7 +215,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default="runs/classifier")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--patience", type=int, default=5, help="epochs without validation-loss improvement")
+    p.add_argument("--patience", type=int, default=5, help="epochs without validation improvement")
+    p.add_argument("--select-by", choices=("loss", "balanced_acc"), default="loss",
+                   help="validation figure that picks best.pt (balanced_acc: ties broken by loss)")
     p.add_argument("--max-minutes", type=float, default=60.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)

@@ -30,6 +30,9 @@ NOT_TESTED = [
 ]
 
 
+_SELECTED_BY = {"loss": "loss", "balanced_acc": "balanced accuracy (ties broken by loss)"}
+
+
 def split_figures(y: np.ndarray, probs: np.ndarray, results: Sequence[Any], probs_t1: np.ndarray,
                  plain: dict[str, np.ndarray], consistency: float) -> dict[str, Any]:
     """All test-split figures of one model; `probs` are the product's calibrated outputs."""
@@ -120,8 +123,9 @@ def _model_section(name: str, m: dict[str, Any]) -> list[str]:
     tr = m["training"]
     if tr["finished"]:
         out += ["", f"Training: {tr['epochs']} epochs, {tr['elapsed_minutes']} min on {tr['device']} "
-                f"({tr['threads']} thread(s)), stopped by: {tr['stop_reason']}; best validation loss "
-                f"{tr['best_val_loss']:.4f} at epoch {m['best_epoch']}; recipe {tr['recipe']}"
+                f"({tr['threads']} thread(s)), stopped by: {tr['stop_reason']}; weights of epoch {m['best_epoch']}, "
+                f"the best by validation {_SELECTED_BY[tr.get('select_by', 'loss')]} (validation loss "
+                f"{tr['best_val_loss']:.4f}); recipe {tr['recipe']}"
                 + "".join(f"; started from the best weights of {c['run']} ({c['epochs']} epochs, "
                           f"{c['elapsed_minutes']} min)" for c in tr.get("started_from", [])) + ".", ""]
     else:

@@ -38,7 +38,7 @@ GLIOMA, NOTUMOR = CLASS_NAMES.index("glioma"), CLASS_NAMES.index("notumor")
 MIN_TUMOUR_MM2 = 200.0  # a "glioma" training slice shows at least 2 cm^2 of tumour
 TUMOUR_FREE_MARGIN_MM = 6.0  # "notumor" slices: no mask voxel within this distance along the slice normal
 BRATS_SEQUENCES = ("flair", "t1", "t1ce", "t2")
-CACHE_NAME = "slices3d-v2"  # v2: with mirrored healthy mid-brain slices
+CACHE_NAME = "slices3d-v3"  # v2: with mirrored healthy mid-brain slices; v3: up to 16 of them
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def mirrored_slice(data: np.ndarray, mask: np.ndarray, k: int, thickness: int, c
 
 
 def cut_study(study: Study3D, rng: np.random.Generator, max_tumour: int = 16, max_free: int = 12,
-              max_mirrored: int = 8) -> Iterator[tuple[np.ndarray, int, str, int, float, bool]]:
+              max_mirrored: int = 16) -> Iterator[tuple[np.ndarray, int, str, int, float, bool]]:
     """(256x256 uint8 slice, class id, sequence, canonical axial index, tumour mm^2, mirrored) per chosen slice."""
     mask_vol = load_nifti(study.mask)
     mask_c = to_canonical(mask_vol)[0].data

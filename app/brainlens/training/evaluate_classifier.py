@@ -248,6 +248,7 @@ def evaluate_arch(arch: str, args: argparse.Namespace, data: dict, models: Path)
                      "device": train.get("device"), "threads": (train.get("args") or {}).get("threads"),
                      "recipe": train.get("recipe"), "finished": bool(train),
                      "best_val_loss": train.get("best_loss"), "started_from": _start_chain(train),
+                     "select_by": (train.get("args") or {}).get("select_by", "loss"),
                      "val_curve": [{k: e[k] for k in ("epoch", "val_loss", "val_balanced_acc")} for e in epochs]},
     }
 

@@ -29,6 +29,7 @@ from scipy import ndimage, stats
 
 from brainlens.ml.seg_detection import DetectionRule
 from brainlens.ml.seg_model import CHANNELS, DROPOUT, INIT_FILTERS, MODEL_NAME, PATCH, REGIONS, SPACING_MM
+from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR, conformal_margin, range_margin_needed
 from brainlens.training.segmenter import dice
 
 CONFIGS = {"all four": CHANNELS, "FLAIR only": ("flair",), "T1c only": ("t1ce",)}
@@ -224,6 +225,22 @@ def choose_detection(val_rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "max_disagreement (largest of validation studies with WT Dice >= 0.7)"}
 
 
+def choose_range_margin(val_rows: list[dict[str, Any]], coverage: float = 0.9) -> dict[str, Any]:
+    """How much to widen the sampled whole-tumour volume range per unit of sample disagreement so that it
+    covers ``coverage`` of the validation tumours (split-conformal on the normalised score); studies where
+    the rule found no tumour cannot be covered by any widening and are counted apart."""
+    scores = [range_margin_needed(r["wt_range_ml"], r["true_wt_ml"])
+              / max(r["disagreement"], RANGE_DISAGREEMENT_FLOOR) for r in val_rows]
+    finite = [m for m in scores if np.isfinite(m)]
+    return {"per_disagreement": conformal_margin(scores, coverage), "coverage_aimed": coverage,
+            "validation_studies": len(finite), "validation_not_detected": len(scores) - len(finite),
+            "validation_scores": sorted(round(float(m), 3) for m in finite),
+            "rule": "range = [5th percentile of the sample volumes / (1 + m), 95th percentile x (1 + m)] with "
+                    f"m = per_disagreement x max(sample disagreement, {RANGE_DISAGREEMENT_FLOOR}); per_disagreement = "
+                    "the ceil((n + 1) x coverage)-th smallest score (margin needed / disagreement) of the fold's "
+                    "n validation tumours (the largest when n is too small)"}
+
+
 def healthy_checks(samples: int, models_dir: Path | None, log) -> dict[str, Any]:
     """False-positive tumour volume on tumour-free heads: nilearn's MNI152 template (T1, skull-stripped
     average of 152 adults) and the synthetic phantom head with its skull but no lesion."""
@@ -342,7 +359,18 @@ def main(argv: list[str] | None = None) -> int:
                                        loaded=healthy_head, source=f"healthy ({kind}, mirrored)")
     detection = choose_detection(val_rows)
     log(f"detection rule from validation: {json.dumps(detection)}")
-    entry = export(args.run, args.version, {**base, "detection": detection}, args.models_dir)
+    export(args.run, args.version, {**base, "detection": detection}, args.models_dir)
+    # The volume range is widened by what the validation tumours needed, measured the way the product
+    # reports them (the chosen rule, no widening yet).
+    range_rows = []
+    for kind, configs in (("brats", {"all four": CHANNELS, "FLAIR only": ("flair",)}),
+                          ("lgg-flair", {"FLAIR only": ("flair",)})):
+        for case in part(kind, "val"):
+            range_rows += score_case(kind, roots[kind], case, configs, samples, None, args.models_dir, rng, log)
+    volume_range = choose_range_margin(range_rows)
+    log(f"volume range from validation: {json.dumps(volume_range)}")
+    entry = export(args.run, args.version, {**base, "detection": detection, "volume_range": volume_range},
+                   args.models_dir)
 
     test_rows = []
     for case in part("brats", "test"):
@@ -360,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "model": entry, "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "split": split,
         "samples": samples, "summary": summary, "per_case": test_rows, "validation": val_rows,
-        "detection": detection, "healthy": healthy, "targets_dice": TARGETS, "clinical_target": CLINICAL_TARGET,
+        "detection": detection, "volume_range": volume_range, "healthy": healthy, "targets_dice": TARGETS,
+        "clinical_target": CLINICAL_TARGET,
         "healthy_target_ml": HEALTHY_TARGET_ML, "training": training, "note": args.note,
         "grades": {k: {c: grade(c) for c in v} for k, v in split.get("brats", {}).items()},
         "peak_rss_mb_evaluation_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -190,6 +190,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epoch-steps", type=int, default=60)
     p.add_argument("--max-steps", type=int, default=100_000)
     p.add_argument("--patience", type=int, default=10, help="epochs without validation gain before stopping")
+    p.add_argument("--total-steps", type=int, default=None,
+                   help="fixed schedule length for a training spread over several budgeted --resume runs "
+                        "(default: what fits --max-minutes)")
     p.add_argument("--no-replan", dest="replan", action="store_false",
                    help="keep the step count planned at calibration instead of re-fitting it to the budget")
     p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
@@ -306,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         per_step = step_s + val_s / args.epoch_steps
         total = int(remaining / per_step) // args.epoch_steps * args.epoch_steps
         state["total_steps"] = int(max(args.epoch_steps, min(args.max_steps, total)))
+        if args.total_steps:  # a schedule longer than one session: fixed, continued by --resume runs
+            state["total_steps"] = args.total_steps
         _log(out, f"# calibration: {step_s:.2f} s/step (batch {args.batch}), validation {val_s:.1f} s; "
                   f"planning {state['total_steps']} steps")
         # Restart from a clean model so the schedule and the seeds define the run, not the calibration.
@@ -318,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and ckpt.exists():
         sched.load_state_dict(saved["scheduler"])
 
-    if args.resume and args.replan and state["history"]:  # fit the schedule to this run's budget now
+    # fit the schedule to this run's budget now
+    if args.resume and args.replan and state["history"] and not args.total_steps:
         last_rate = state["history"][-1]["epoch_s"] / args.epoch_steps
         state["total_steps"] = min(args.max_steps, replan_total(state["step"], last_rate, budget_s - 90,
                                                                 args.epoch_steps))
@@ -357,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "state": state,
                "args": {k: str(v) for k, v in vars(args).items()}}, ckpt)
         losses = []
-        if args.replan:
+        if args.replan and not args.total_steps:
             old = state["total_steps"]
             remaining = budget_s - (time.monotonic() - t_start) - 30
             rate = rec["epoch_s"] / args.epoch_steps

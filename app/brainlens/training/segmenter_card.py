@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from brainlens.ml.seg_model import REGIONS
+from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR
 
 ABBREV = {"whole_tumor": "WT", "tumor_core": "TC", "enhancing_tumor": "ET"}
 
@@ -173,6 +174,14 @@ def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
         if s["n"]:
             auc = "n/a" if s["uncertainty_auroc_mean"] is None else f"{s['uncertainty_auroc_mean']:.3f}"
             lines.append(f"| {name} | {auc} | {s['range_contains_truth'] * 100:.0f} % |")
+    vr = r.get("volume_range")
+    if vr:
+        lines += ["", f"The volume range is the 5th-95th percentile of the samples' volumes widened by a factor "
+                      f"(1 + m) on both sides, m = {vr['per_disagreement']:.2f} x the study's sample disagreement "
+                      f"(at least {RANGE_DISAGREEMENT_FLOOR}), aiming at {vr['coverage_aimed'] * 100:.0f} % coverage "
+                      f"(split-conformal on the fold's validation tumours: {vr['validation_studies']} studies, scores "
+                      f"{vr['validation_scores']}; {vr['validation_not_detected']} found no tumour and cannot be "
+                      "covered). Unwidened, the sampled ranges were far too narrow."]
     return lines + [""]
 
 
@@ -198,8 +207,9 @@ def _speed_and_limits(r: dict[str, Any]) -> list[str]:
         "- Other hospitals, scanners and DICOM exports; non-glioma tumours (metastases, meningioma), "
         "post-operative cavities, children.",
         "- lgg-flair's affine is approximate (left/right not verified by the source) and its intensities are 8-bit.",
-        "- Volume ranges come from 4 samples (TTA + MC dropout): they show sampling spread, and the coverage row "
-        "above shows how rarely they contain the true volume; they are not calibrated intervals.", ""]
+        "- Volume ranges: the spread of 4 samples (TTA + MC dropout) widened by a margin chosen on only a handful "
+        "of validation tumours (see Uncertainty); the coverage row is the test of that choice, on few patients.",
+        ""]
 
 
 def card_markdown(r: dict[str, Any]) -> str:
