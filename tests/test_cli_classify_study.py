@@ -128,8 +128,6 @@ def test_bundled_model_says_glioma_on_a_held_out_brats_case(capsys, monkeypatch)
     assert json.loads(capsys.readouterr().out)["label"] == "glioma"
 
 
-@pytest.mark.xfail(strict=True, reason="known failure, reported in models/classifier_card.md: the bundled model "
-                   "calls the skull-stripped MNI152 template glioma (target not met)")
 def test_bundled_model_says_no_tumour_on_a_healthy_template(tmp_path, capsys, monkeypatch) -> None:
     nib = pytest.importorskip("nibabel")
     datasets = pytest.importorskip("nilearn.datasets")

@@ -45,7 +45,7 @@ from brainlens.training.evaluate_classifier_study import (
 )
 
 EXPORT = {"brainresnet": {"version": "1.0", "half": False}, "gbmnet": {"version": "1.0", "half": True},
-          "efflite0": {"version": "1.0", "half": False}}
+          "efflite0": {"version": "1.1", "half": False}}  # 1.1: model A3 (slice set v3)
 OOD_PERCENTILE = 99.0
 TARGET_CONFIDENT_ACC = 0.99
 MAX_FLAGGED = 0.20
