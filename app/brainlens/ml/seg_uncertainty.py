@@ -17,6 +17,8 @@ import numpy as np
 
 from brainlens.core.errors import ModelError
 
+RANGE_DISAGREEMENT_FLOOR = 0.05  # even samples that agree perfectly are not a certain volume
+
 # Flip combinations over the three spatial axes, single-axis flips first.
 FLIPS: tuple[tuple[int, ...], ...] = tuple(sorted(
     (tuple(a for a, f in zip((2, 3, 4), bits) if f) for bits in product((0, 1), repeat=3)),
@@ -56,8 +58,8 @@ def volume_range_ml(sample_volumes_ml: list[float], margin: float = 0.0) -> list
     """5th and 95th percentile of per-sample volumes, widened by the factor (1 + margin) on both sides.
 
     Four samples only show how much the network wavers, which is far less than its error on a new study;
-    ``margin`` is the widening the evaluation script found necessary on validation patients
-    (``range_margin_needed``), stored in the manifest. A single sample and no margin give a zero-width range.
+    ``margin`` comes from ``range_margin``: the widening per unit of sample disagreement that the evaluation
+    script found necessary on validation patients. A single sample and no margin give a zero-width range.
     """
     if not sample_volumes_ml:
         return [0.0, 0.0]
@@ -84,9 +86,6 @@ def conformal_margin(needed: list[float], coverage: float = 0.9) -> float:
         return 0.0
     rank = math.ceil((len(finite) + 1) * coverage)
     return float(finite[min(rank, len(finite)) - 1])
-
-
-RANGE_DISAGREEMENT_FLOOR = 0.05  # even samples that agree perfectly are not a certain volume
 
 
 def range_margin(extra: Mapping[str, Any], disagreement: float) -> float:

@@ -33,6 +33,9 @@ from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR, conformal_mar
 from brainlens.training.segmenter import dice
 
 CONFIGS = {"all four": CHANNELS, "FLAIR only": ("flair",), "T1c only": ("t1ce",)}
+# inputs the validation patients are scored with (detection rule, volume range)
+VALIDATION_CONFIGS = {"brats": {"all four": CHANNELS, "FLAIR only": ("flair",)},
+                      "lgg-flair": {"FLAIR only": ("flair",)}}
 HD95_EMPTY_MM = 373.13  # BraTS convention when exactly one of prediction / truth is empty
 TARGETS = {"whole_tumor": 0.90, "tumor_core": 0.82, "enhancing_tumor": 0.78}
 CLINICAL_TARGET, HEALTHY_TARGET_ML = 0.80, 1.0
@@ -348,8 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             "fold": training.get("fold"), "init": training.get("init")}
     export(args.run, args.version, base, args.models_dir)
     val_rows = []
-    for kind, configs in (("brats", {"all four": CHANNELS, "FLAIR only": ("flair",)}),
-                          ("lgg-flair", {"FLAIR only": ("flair",)})):
+    for kind, configs in VALIDATION_CONFIGS.items():
         for case in part(kind, "val"):
             val_rows += score_case(kind, roots[kind], case, configs, samples, PERMISSIVE, args.models_dir, rng, log)
             healthy_head = mirrored_healthy_case(kind, roots[kind], case, seed=1)
@@ -363,8 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     # The volume range is widened by what the validation tumours needed, measured the way the product
     # reports them (the chosen rule, no widening yet).
     range_rows = []
-    for kind, configs in (("brats", {"all four": CHANNELS, "FLAIR only": ("flair",)}),
-                          ("lgg-flair", {"FLAIR only": ("flair",)})):
+    for kind, configs in VALIDATION_CONFIGS.items():
         for case in part(kind, "val"):
             range_rows += score_case(kind, roots[kind], case, configs, samples, None, args.models_dir, rng, log)
     volume_range = choose_range_margin(range_rows)
