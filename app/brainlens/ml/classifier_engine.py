@@ -93,6 +93,14 @@ def optimise_for_inference(net: nn.Module, device: torch.device) -> nn.Module:
     return net
 
 
+# Views of a slice that Grad-CAM averages (ml.gradcam): (dx, dy, mirrored), in pixels of the 256-px input.
+CAM_VIEWS: dict[str, tuple[tuple[int, int, bool], ...]] = {
+    "single": ((0, 0, False),),
+    "shift": ((0, 0, False), (16, 16, False)),
+    "shift+flip": ((0, 0, False), (16, 16, False), (0, 0, True), (16, 16, True)),
+}
+
+
 def gradcam_layer(net: nn.Module) -> nn.Module:
     """Where Grad-CAM reads activations and gradients: the last stage, unless the manifest names another
     (``gradcam_stage``, chosen by the evaluation script for a finer map)."""
@@ -197,6 +205,10 @@ def load_classifier(name: str | None = None, device: str = "auto",
         raise ModelError(f"model '{name}' weights do not fit architecture {arch!r}: reinstall BrainLens") from exc
     if "gradcam_stage" in extra:
         net.cam_stage = int(extra["gradcam_stage"])
+    views = extra.get("gradcam_views", "single")
+    if views not in CAM_VIEWS:
+        raise ModelError(f"model '{name}': unknown gradcam_views {views!r}; known: {', '.join(CAM_VIEWS)}")
+    net.cam_views = views
     dev = choose_device(device)
     net = optimise_for_inference(net, dev)
     ood = classifier_ood.OODStats.from_tensors(ood_tensors, float(extra.get("ood_feature_scale", 1.0))) \

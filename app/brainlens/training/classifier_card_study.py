@@ -124,7 +124,8 @@ def study_section(study: dict) -> list[str]:
     out += ["", f"Grad-CAM pointing game (peak of the glioma heatmap inside the reference tumour mask; the 3 "
             f"largest-tumour slices of each held-out study): {f['pointing']:.3f} over {f['pointing_n']} slices ("
             + "; ".join(f"{k}: {v['hits']}/{v['n']}" for k, v in cam.items()) + f"). Grad-CAM layer: feature stage "
-            f"{study['cam_stage']}, chosen on the product model's training-fold studies (rates "
+            f"{study['cam_stage']}, views averaged: {study.get('cam_views', 'single')} (CAM_VIEWS); "
+            f"chosen on the product model's training-fold studies (rates "
             f"{ {k: round(v, 3) for k, v in study['cam_stage_tuning'].items()} }).", ""]
     t = study.get("timing") or {}
     if t:

@@ -202,30 +202,42 @@ def healthy_template_rows(clf: Classifier, rule: StudyRule, thicknesses: tuple[f
     return rows
 
 
-CAM_STAGES = (-1, 12, 9)  # EfficientNet-Lite0: 1x1 head (5x5 px), end of the 112-channel stage and of the
-# 80-channel stage (both 10x10 px at 160 px input)
+# Grad-CAM settings (feature stage, views averaged: ml.classifier_engine.CAM_VIEWS), simplest first: ties go to
+# the earlier one. EfficientNet-Lite0 stages: -1 = 1x1 head (5x5 px), 12 / 9 = ends of the 112- and 80-channel
+# stages (both 10x10 px at 160 px input).
+CAM_SETTINGS: tuple[tuple[int, str], ...] = ((-1, "single"), (-1, "shift"), (-1, "shift+flip"), (12, "single"),
+                                            (9, "single"))
 BRATS_THICK_MM = 5.0
 
 
-def set_cam_stage(clf: Classifier, stage: int) -> None:
+def cam_setting_name(stage: int, views: str) -> str:
+    return str(stage) if views == "single" else f"{stage} {views}"
+
+
+def set_cam_stage(clf: Classifier, stage: int, views: str = "single") -> None:
     clf.net.cam_stage = stage
-    clf.cam_net = None  # Grad-CAM's private copy is rebuilt for the new stage
+    clf.net.cam_views = views
+    clf.cam_net = None  # Grad-CAM's private copy is rebuilt for the new setting
 
 
 def cam_sequences(study: Study3D) -> list[str]:
     return ["t1ce", "flair"] if study.source == "brats" else ["flair"]
 
 
-def choose_cam_stage(clf: Classifier, studies: list[Study3D]) -> dict[int, float]:
-    """Pointing-game rate per candidate Grad-CAM stage on the given (training-fold) studies."""
-    hits: dict[int, list[bool]] = {s: [] for s in CAM_STAGES}
+def choose_cam_stage(clf: Classifier, studies: list[Study3D]) -> tuple[tuple[int, str], dict[str, float]]:
+    """The Grad-CAM setting with the best pointing game on the given (training-fold) studies, and the rate
+    of every candidate (by cam_setting_name)."""
+    hits: dict[tuple[int, str], list[bool]] = {s: [] for s in CAM_SETTINGS}
     for study in studies:
         for seq in cam_sequences(study):
             data, mask, _, pixel_mm2 = study_arrays(study, seq)
-            for stage in CAM_STAGES:
-                set_cam_stage(clf, stage)
-                hits[stage] += pointing_game(clf, data, mask, pixel_mm2, n=2)
-    return {s: float(np.mean(h)) if h else float("nan") for s, h in hits.items()}
+            for setting in CAM_SETTINGS:
+                set_cam_stage(clf, *setting)
+                hits[setting] += pointing_game(clf, data, mask, pixel_mm2, n=2)
+    rates = {s: float(np.mean(h)) if h else float("nan") for s, h in hits.items()}
+    top = max(np.nan_to_num(r, nan=-1.0) for r in rates.values())
+    best = next(s for s in CAM_SETTINGS if np.nan_to_num(rates[s], nan=-1.0) >= top - 1e-9)
+    return best, {cam_setting_name(*s): r for s, r in rates.items()}
 
 
 def rule_groups(scored: list[ScoredStudy]) -> dict[str, int]:
@@ -242,17 +254,17 @@ def rule_groups(scored: list[ScoredStudy]) -> dict[str, int]:
 
 
 def evaluate_studies(scorers: dict[int, Classifier], studies: list[Study3D], folds: dict[str, int],
-                     val_bags: list[Bag], cam_stage: int, log=print,
+                     val_bags: list[Bag], cam_setting: tuple[int, str], log=print,
                      brats_sequences: tuple[str, ...] = ("t1ce", "flair", "t1", "t2"),
                      thick_mm: float | None = BRATS_THICK_MM) -> dict:
     """Every 3D study scored by the model of its held-out fold (scorers: fold -> model that never saw it);
     the rule cross-fitted between two patient groups (rule_groups; each judged with the rule fitted on the
     other group's bags + 2D validation bags), the product rule fitted on all of them; pointing game
-    (Grad-CAM at `cam_stage`) on held-out studies."""
+    (Grad-CAM with `cam_setting`: stage, views) on held-out studies."""
     scored: list[ScoredStudy] = []
     cam: dict[str, list[bool]] = {}
     for clf in scorers.values():
-        set_cam_stage(clf, cam_stage)
+        set_cam_stage(clf, *cam_setting)
     for study in studies:
         clf = scorers.get(folds[study.patient])
         if clf is None:
@@ -293,5 +305,5 @@ def evaluate_studies(scorers: dict[int, Classifier], studies: list[Study3D], fol
         "healthy_slices": int(len(free_pred)),
         "segmentation_guided": seg_rows,
         "pointing_game": {k: {"n": len(v), "hits": int(sum(v))} for k, v in cam.items()},
-        "cam_stage": cam_stage,
+        "cam_stage": cam_setting[0], "cam_views": cam_setting[1],
     }

@@ -217,6 +217,7 @@ def evaluate_arch(arch: str, args: argparse.Namespace, data: dict, models: Path)
     if arch in STUDY_ARCHS and Path(args.volumes).is_dir():
         cal, ood, study_eval = calibrate_with_studies(arch, net, run, data, args, _log)
         more = {"study_rule": study_eval["rule"], "gradcam_stage": study_eval["cam_stage"],
+                "gradcam_views": study_eval["cam_views"],
                 "weights_source": PRETRAINED_SOURCE}
     else:
         cal, ood = calibrate(arch, net, data, args.mc_samples)

@@ -84,12 +84,11 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     studies = find_studies(Path(args.volumes))
     folds = {k: int(v) for k, v in slices["folds"].items()}
     tuning = [s for s in studies if folds[s.patient] != holdout][:args.cam_tuning_studies]
-    log(f"{arch}: choosing the Grad-CAM stage on {len(tuning)} training-fold studies")
-    stage_rates = choose_cam_stage(clf, tuning)
-    stage = max(stage_rates, key=lambda k: (np.nan_to_num(stage_rates[k], nan=-1.0), k == -1))
-    study = evaluate_studies(scorers, studies, folds, bags, stage, log=lambda m: log(f"{arch}: {m}"),
+    log(f"{arch}: choosing the Grad-CAM setting on {len(tuning)} training-fold studies")
+    setting, setting_rates = choose_cam_stage(clf, tuning)
+    study = evaluate_studies(scorers, studies, folds, bags, setting, log=lambda m: log(f"{arch}: {m}"),
                              brats_sequences=tuple(args.brats_sequences), thick_mm=args.thick_mm or None)
-    study["cam_stage_tuning"] = {str(k): v for k, v in stage_rates.items()}
+    study["cam_stage_tuning"] = setting_rates
     study["healthy_template"] = healthy_template_rows(clf, StudyRule.from_dict(study["rule"]))
     study["product_held_out_fold"] = holdout
     study["fold_models"] = fold_models
