@@ -85,7 +85,7 @@ def study_section(study: dict) -> list[str]:
     if study.get("evaluated"):
         e = study["evaluated"]
         out += [f"Scope of this run (CPU time): BraTS sequences {', '.join(e['brats_sequences'])}; thick-slab "
-                f"version {e['thick_mm'] or 'none'} mm; Grad-CAM stage chosen on {e['cam_tuning_studies']} "
+                f"version {e['thick_mm'] or 'none'} mm; Grad-CAM stage and views chosen on {e['cam_tuning_studies']} "
                 f"studies; OOD statistics from {e['ood_fit_2d_images']} 2D train images plus the 3D slices.", ""]
     by_patient: dict[str, dict[str, str]] = defaultdict(dict)
     folds: dict[str, int] = {}

@@ -224,7 +224,7 @@ def cam_sequences(study: Study3D) -> list[str]:
     return ["t1ce", "flair"] if study.source == "brats" else ["flair"]
 
 
-def choose_cam_stage(clf: Classifier, studies: list[Study3D]) -> tuple[tuple[int, str], dict[str, float]]:
+def choose_cam_setting(clf: Classifier, studies: list[Study3D]) -> tuple[tuple[int, str], dict[str, float]]:
     """The Grad-CAM setting with the best pointing game on the given (training-fold) studies, and the rate
     of every candidate (by cam_setting_name)."""
     hits: dict[tuple[int, str], list[bool]] = {s: [] for s in CAM_SETTINGS}

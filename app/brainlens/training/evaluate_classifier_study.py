@@ -22,7 +22,7 @@ from brainlens.ml.classify_study import StudyRule
 from brainlens.training import metrics
 from brainlens.training.classifier_slices import build_slice_set, find_studies, load_nifti, training_indices
 from brainlens.training.classifier_study import (
-    choose_cam_stage,
+    choose_cam_setting,
     evaluate_studies,
     healthy_template_rows,
     synthetic_val_bags,
@@ -85,7 +85,7 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     folds = {k: int(v) for k, v in slices["folds"].items()}
     tuning = [s for s in studies if folds[s.patient] != holdout][:args.cam_tuning_studies]
     log(f"{arch}: choosing the Grad-CAM setting on {len(tuning)} training-fold studies")
-    setting, setting_rates = choose_cam_stage(clf, tuning)
+    setting, setting_rates = choose_cam_setting(clf, tuning)
     study = evaluate_studies(scorers, studies, folds, bags, setting, log=lambda m: log(f"{arch}: {m}"),
                              brats_sequences=tuple(args.brats_sequences), thick_mm=args.thick_mm or None)
     study["cam_stage_tuning"] = setting_rates
