@@ -86,13 +86,18 @@ def tiny_clinical(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _tiny_run(tiny_brats: Path, tiny_clinical: Path, out: Path, *more: str) -> list[str]:
+    """Arguments of a one-step-per-epoch training run on the tiny phantom sets."""
+    return ["--data", str(tiny_brats), "--lgg", str(tiny_clinical), "--out", str(out), "--epoch-steps", "1",
+            "--batch", "2", *more]
+
+
 def test_tiny_training_run_checkpoints_and_resumes(tiny_brats: Path, tiny_clinical: Path, tmp_path: Path) -> None:
     pytest.importorskip("monai")
     from brainlens.training.segmenter import main
 
     out = tmp_path / "run"
-    args = ["--data", str(tiny_brats), "--lgg", str(tiny_clinical), "--out", str(out), "--max-minutes", "0.01",
-            "--epoch-steps", "1", "--max-steps", "1", "--batch", "2"]
+    args = _tiny_run(tiny_brats, tiny_clinical, out, "--max-minutes", "0.01", "--max-steps", "1")
     assert main(args) == 0
     assert {"last.pt", "best.pt", "train.log", "summary.json", "split.json"} <= {p.name for p in out.iterdir()}
     assert len(list((out / "cache").glob("*.npz"))) == 7 + 7
@@ -116,8 +121,7 @@ def test_fixed_schedule_spans_budgeted_resumed_runs(tiny_brats: Path, tiny_clini
     from brainlens.training.segmenter import main
 
     out = tmp_path / "run"
-    args = ["--data", str(tiny_brats), "--lgg", str(tiny_clinical), "--out", str(out), "--max-minutes", "0.001",
-            "--epoch-steps", "1", "--total-steps", "2", "--batch", "2"]
+    args = _tiny_run(tiny_brats, tiny_clinical, out, "--max-minutes", "0.001", "--total-steps", "2")
     assert main(args) == 0
     first = json.loads((out / "summary.json").read_text())
     assert (first["steps"], first["total_steps"]) == (1, 2), "the budget stops the run, the schedule stays"

@@ -361,13 +361,13 @@ def main(argv: list[str] | None = None) -> int:
                                        loaded=healthy_head, source=f"healthy ({kind}, mirrored)")
     detection = choose_detection(val_rows)
     log(f"detection rule from validation: {json.dumps(detection)}")
-    export(args.run, args.version, {**base, "detection": detection}, args.models_dir)
     # The volume range is widened by what the validation tumours needed, measured the way the product
-    # reports them (the chosen rule, no widening yet).
+    # reports them: the chosen rule, and no widening yet (the exported row has no volume_range so far).
+    chosen = DetectionRule.from_extra({"detection": detection})
     range_rows = []
     for kind, configs in VALIDATION_CONFIGS.items():
         for case in part(kind, "val"):
-            range_rows += score_case(kind, roots[kind], case, configs, samples, None, args.models_dir, rng, log)
+            range_rows += score_case(kind, roots[kind], case, configs, samples, chosen, args.models_dir, rng, log)
     volume_range = choose_range_margin(range_rows)
     log(f"volume range from validation: {json.dumps(volume_range)}")
     entry = export(args.run, args.version, {**base, "detection": detection, "volume_range": volume_range},
