@@ -46,6 +46,24 @@ def test_one_stray_tumour_like_slice_is_not_enough_with_top_k_3() -> None:
     assert v.label == "notumor"
 
 
+def test_window_rule_wants_adjacent_tumour_slices_not_scattered_strays() -> None:
+    window = StudyRule(top_k=1, threshold=0.6, slope=12.0, entropy_threshold=0.5, window=3)
+    run = _probs((EMPTY, 50), (GLIOMA, 3), (EMPTY, 50))
+    scattered = _probs(*[g for _ in range(3) for g in ((EMPTY, 20), (GLIOMA, 1))], (EMPTY, 40))
+    v = aggregate_slices(run, CLASS_NAMES, window)
+    assert v.label == "glioma" and sorted(v.driving) == [50, 51, 52]
+    assert aggregate_slices(scattered, CLASS_NAMES, window).label == "notumor"
+    assert aggregate_slices(scattered, CLASS_NAMES, RULE).label == "glioma"  # top_k cannot tell them apart
+    assert aggregate_slices(_probs((GLIOMA, 2)), CLASS_NAMES, window).label == "glioma"  # fewer slices than the window
+
+
+def test_rule_round_trips_and_older_manifests_mean_top_k() -> None:
+    rule = StudyRule(top_k=2, threshold=0.9, slope=20.0, entropy_threshold=0.4, window=3)
+    assert StudyRule.from_dict(rule.to_dict()) == rule
+    old = {"top_k": 2, "threshold": 0.9, "slope": 20.0, "entropy_threshold": 0.4}
+    assert StudyRule.from_dict(old).window == 0
+
+
 def test_tumour_type_follows_the_tumour_slices() -> None:
     v = aggregate_slices(_probs((EMPTY, 50), (MENINGIOMA, 3), (GLIOMA, 1)), CLASS_NAMES, RULE)
     assert v.label == "meningioma"
@@ -76,6 +94,32 @@ def test_fit_rule_separates_tumour_bags_from_tumour_free_bags() -> None:
     assert rule.top_k <= 2  # larger k would average in empty slices for the 2-slice tumours
     for b in bags:
         assert aggregate_slices(b.probs, CLASS_NAMES, rule).label == b.truth
+
+
+def test_fit_rule_chooses_a_window_when_strays_are_scattered_and_tumours_adjacent() -> None:
+    from brainlens.training.classifier_study import Bag, fit_rule
+
+    bags = []
+    for i in range(10):
+        strays = [g for _ in range(2 + i % 2) for g in ((EMPTY, 12), (GLIOMA, 1))]
+        bags.append(Bag(f"free {i}", "notumor", _probs(*strays, (EMPTY, 10))))
+        bags.append(Bag(f"tumour {i}", "glioma", _probs((EMPTY, 20), (GLIOMA, 3 + i % 2), (EMPTY, 20))))
+    rule, fit = fit_rule(bags)
+    assert fit["balanced_accuracy"] == 1.0
+    assert rule.window >= 2  # no top_k separates 3-4 adjacent tumour slices from 2-3 scattered strays
+
+
+def test_synthetic_validation_bags_keep_their_tumour_images_adjacent() -> None:
+    from brainlens.training.classifier_study import synthetic_val_bags
+
+    nt = CLASS_NAMES.index("notumor")
+    y = np.repeat(np.arange(4), 30)
+    probs = np.eye(4)[y]
+    for bag in synthetic_val_bags(probs, y, per_class=5, n_negative=3):
+        tumour = np.nonzero(bag.probs[:, nt] < 0.5)[0]
+        assert (bag.truth == "notumor") == (len(tumour) == 0)
+        if len(tumour):
+            assert 2 <= len(tumour) <= 3 and np.all(np.diff(tumour) == 1)
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +165,19 @@ def test_model_without_study_rule_is_refused(tmp_path) -> None:
     vol = make_head_phantom(shape=(32, 32, 16), spacing_mm=4.0).by_sequence()["t1"]
     with pytest.raises(ModelError, match="study-level rule"):
         classify_study(vol, model=clf)
+
+
+def test_mirrored_healthy_head_has_no_lesion_and_none_when_it_crosses_the_midline() -> None:
+    from brainlens.training.classifier_study import mirrored_head
+
+    data = np.zeros((40, 36, 12), np.float32)
+    data[4:36, 4:32] = 100.0  # a head, centred at x = 20
+    mask = np.zeros(data.shape, np.uint8)
+    mask[6:14, 10:20, 3:8] = 1  # lesion on the low-x side
+    data[mask > 0] = 500.0
+    head = mirrored_head(data, mask, pixel_mm=1.0)
+    assert head is not None and head.shape[1:] == data.shape[1:]
+    assert head.max() < 200.0  # the lesion's brightness is gone
+    assert (head > 50).mean() > 0.5 * (data > 50).mean()  # still a head
+    mask[6:34, 10:20, 3:8] = 1  # now it reaches well across the middle (beyond the 8 mm the plane may move)
+    assert mirrored_head(data, mask, pixel_mm=1.0) is None

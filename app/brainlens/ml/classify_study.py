@@ -8,11 +8,13 @@ study simply has fewer). Each is classified with the product classifier in its p
 calibrated temperature): TTA/MC dropout would triple a 155-slice study's time for little gain at study level.
 
 Without a segmentation (most studies): a tumour shows on a few slices of many, so an average would drown it.
-Per slice the tumour evidence is t = 1 - p(notumor); the study's tumour score S is the mean t of its `top_k`
-most tumour-like slices, and P(tumour) = sigmoid(slope * (S - threshold)). The tumour type splits P(tumour)
-in proportion to the tumour-class probabilities summed over those same slices. `top_k`, `threshold` and
-`slope` are fitted on validation studies by the evaluation script and stored in the model's manifest entry
-(``study_rule``); they are not typed in by hand.
+Per slice the tumour evidence is t = 1 - p(notumor); the study's tumour score S is either the mean t of its
+`top_k` most tumour-like slices, or (``window`` > 0) the best mean t over ``window`` adjacent slices: a
+tumour spans neighbouring slices, while a healthy head's stray tumour-like slices mostly stand alone.
+P(tumour) = sigmoid(slope * (S - threshold)). The tumour type splits P(tumour) in proportion to the
+tumour-class probabilities summed over the slices that gave S. The kind of score, `top_k` / `window`,
+`threshold` and `slope` are fitted on validation studies by the evaluation script and stored in the model's
+manifest entry (``study_rule``); they are not typed in by hand.
 
 With a segmentation (the segmenter says where, the classifier says what): the slices through the segmented
 tumour, largest tumour area first (up to `SEGMENTED_SLICES`), are classified and their probabilities
@@ -49,14 +51,35 @@ class StudyRule:
     threshold: float  # tumour score S at which P(tumour) = 0.5
     slope: float  # of the logistic link from S to P(tumour)
     entropy_threshold: float  # study entropy (nats) above which the verdict is flagged uncertain
+    window: int = 0  # > 0: S is the best mean over this many adjacent slices (top_k unused); 0: top_k
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StudyRule:
-        return cls(int(d["top_k"]), float(d["threshold"]), float(d["slope"]), float(d["entropy_threshold"]))
+        return cls(int(d["top_k"]), float(d["threshold"]), float(d["slope"]), float(d["entropy_threshold"]),
+                   int(d.get("window", 0)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"top_k": self.top_k, "threshold": self.threshold, "slope": self.slope,
-                "entropy_threshold": self.entropy_threshold}
+                "entropy_threshold": self.entropy_threshold, "window": self.window}
+
+
+def tumour_evidence_slices(evidence: np.ndarray, rule: StudyRule) -> np.ndarray:
+    """Positions of the slices that make the study's tumour score S, most convincing first: the top_k
+    highest evidence, or the adjacent run of ``rule.window`` slices (in slice order) with the highest mean."""
+    evidence = np.asarray(evidence, np.float64)
+    if rule.window <= 0 or len(evidence) <= rule.window:
+        n = max(1, rule.top_k) if rule.window <= 0 else len(evidence)
+        return np.argsort(-evidence, kind="mergesort")[:n]
+    means = np.convolve(evidence, np.ones(rule.window) / rule.window, mode="valid")
+    start = int(np.argmax(means))
+    run = np.arange(start, start + rule.window)
+    return run[np.argsort(-evidence[run], kind="mergesort")]
+
+
+def tumour_score(evidence: np.ndarray, rule: StudyRule) -> float:
+    """The rule's S over per-slice tumour evidence (1 - p(notumor)) given in slice order; 0 without slices."""
+    evidence = np.asarray(evidence, np.float64)
+    return float(evidence[tumour_evidence_slices(evidence, rule)].mean()) if len(evidence) else 0.0
 
 
 @dataclass
@@ -110,12 +133,13 @@ def _entropy(p: np.ndarray) -> float:
 
 
 def aggregate_slices(probs: np.ndarray, labels: tuple[str, ...], rule: StudyRule) -> Verdict:
-    """The all-slices rule on (N, C) slice probabilities. No slices at all -> "no tumour" with certainty."""
+    """The all-slices rule on (N, C) slice probabilities in slice order. No slices at all -> "no tumour"
+    with certainty."""
     nt = labels.index(NO_TUMOUR)
     if len(probs) == 0:
         return Verdict(NO_TUMOUR, {k: float(k == NO_TUMOUR) for k in labels}, [])
     evidence = 1.0 - probs[:, nt]
-    top = np.argsort(-evidence, kind="mergesort")[:max(1, rule.top_k)]
+    top = tumour_evidence_slices(evidence, rule)
     score = float(evidence[top].mean())
     p_tumour = float(1.0 / (1.0 + np.exp(-rule.slope * (score - rule.threshold))))
     mass = probs[top].sum(0)

