@@ -3,8 +3,10 @@ uncertainty flag, with thresholds that the evaluation script chooses on validati
 to the segmenter's manifest row (``extra.detection``).
 
 A whole-tumour component is kept when it is big enough AND the network was confident about it on
-average; small, faint components are what a healthy head produces. When no component passes, the
-study's answer is "no tumour detected" (empty mask), not a list of specks.
+average; small, faint components are what a healthy head produces. A component that passes may still be
+dropped by a second opinion: the tumour-type classifier shown the slices through it (ml.seg_verify), when
+the validated rule sets a limit on its "no tumour" probability. When no component passes, the study's
+answer is "no tumour detected" (empty mask), not a list of specks.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ class DetectionRule:
     min_component_ml: float = DEFAULT_MIN_COMPONENT_ML
     min_mean_probability: float = DEFAULT_MIN_MEAN_PROBABILITY
     max_disagreement: float = DEFAULT_MAX_DISAGREEMENT  # above: the study is flagged uncertain
+    # a kept component is dropped when the classifier's P(notumor) on the slices through it is above this
+    # (1.0: the classifier is not asked)
+    max_classifier_notumor: float = 1.0
+
+    @property
+    def asks_classifier(self) -> bool:
+        return self.max_classifier_notumor < 1.0
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> DetectionRule:
@@ -39,7 +48,8 @@ class DetectionRule:
         values = []
         for key, default, hi in (("min_component_ml", DEFAULT_MIN_COMPONENT_ML, 1000.0),
                                  ("min_mean_probability", DEFAULT_MIN_MEAN_PROBABILITY, 1.0),
-                                 ("max_disagreement", DEFAULT_MAX_DISAGREEMENT, 1.0)):
+                                 ("max_disagreement", DEFAULT_MAX_DISAGREEMENT, 1.0),
+                                 ("max_classifier_notumor", 1.0, 1.0)):
             v = d.get(key, default)
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= float(v) <= hi:
                 raise ModelError(f"segmenter manifest: detection.{key} must be a number in [0, {hi:g}], got {v!r}")
@@ -47,11 +57,16 @@ class DetectionRule:
         return cls(*values)
 
 
+def component_labels(wt_prob: np.ndarray) -> tuple[np.ndarray, int]:
+    """The p > 0.5 whole-tumour components (26-connected), numbered 1..n in the order ``components`` lists them."""
+    return ndimage.label(np.asarray(wt_prob) > 0.5, structure=np.ones((3, 3, 3), bool))
+
+
 def components(wt_prob: np.ndarray, voxel_ml: float) -> tuple[np.ndarray, list[dict[str, float]]]:
     """Label image of the p > 0.5 whole-tumour components and, per component, volume, mean p and its
     most confident voxel (index on the grid of ``wt_prob``)."""
     mask = np.asarray(wt_prob) > 0.5
-    comp, n = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    comp, n = component_labels(wt_prob)
     if n == 0:
         return comp, []
     index = np.arange(1, n + 1)

@@ -207,14 +207,37 @@ def predict_samples(model: Any, image: np.ndarray, device: Any, samples: int,
     return mean / len(plan), per_sample
 
 
+def _second_opinion(labels: np.ndarray, wt_prob: np.ndarray, found: list[dict[str, Any]],
+                    volumes: Mapping[str, Volume], reference: str, classifier: Any, rule: DetectionRule,
+                    warnings: list[str]) -> np.ndarray:
+    from brainlens.ml.classifier_engine import load_classifier
+    from brainlens.ml.seg_verify import verify_components
+
+    try:
+        clf = classifier if classifier is not None else load_classifier()
+    except ModelError as exc:  # a segmentation without the second opinion beats none at all
+        warnings.append(f"the classifier's second opinion was skipped: {exc}")
+        return labels
+    out = verify_components(labels, wt_prob, found, volumes, reference, clf, rule)
+    vetoed = sum(bool(c.get("vetoed_by_classifier")) for c in found)
+    if vetoed:
+        warnings.append(f"{vetoed} component(s) discarded: the tumour-type classifier saw no tumour on the "
+                        "slices through them")
+    return out
+
+
 def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], progress: Progress | None = None,
             cancel: CancelFlag | None = None, samples: int = DEFAULT_SAMPLES, device: str = "auto",
             sequences: Mapping[str, Volume] | None = None, model_dir: Path | str | None = None,
-            detection: DetectionRule | None = None, model: tuple[Any, ...] | None = None) -> SegmentationResult:
+            detection: DetectionRule | None = None, model: tuple[Any, ...] | None = None,
+            classifier: Any = None) -> SegmentationResult:
     """Segment the tumour; see the module doc. Raises InputError, ModelError or Cancelled.
 
     ``detection`` overrides the manifest's validated component / no-tumour thresholds (evaluation only).
     ``model``: a ``load_segmenter(device)`` result to reuse (load once, pass it in); None loads the bundled one.
+    ``classifier``: the tumour-type classifier that gives kept components a second opinion (ml.seg_verify);
+    None loads the default one when the rule asks for it. Given, it is asked even if the rule would not
+    drop anything (the evaluation records its opinion to choose the rule).
     """
     from brainlens.core.measurements import measure_labels
     from brainlens.ml.device import choose_device, describe_device
@@ -274,6 +297,13 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
     ref_vol = volumes[reference]
     src_voxel_ml = abs(float(np.linalg.det(ref_vol.affine[:3, :3]))) / 1000.0
     labels, found = keep_components(regions_to_labels(probs_src > 0.5), probs_src[0], src_voxel_ml, rule)
+    timings["uncertainty"] += time.perf_counter() - t
+    if (rule.asks_classifier or classifier is not None) and any(c.get("kept") for c in found):
+        report(0.9, "second opinion from the classifier")
+        t = time.perf_counter()
+        labels = _second_opinion(labels, probs_src[0], found, volumes, reference, classifier, rule, warnings)
+        timings["classifier_check"] = time.perf_counter() - t
+    t = time.perf_counter()
     # Enhancement is what T1c shows: without it the network's ET output is a guess (FLAIR-only ET Dice
     # was near zero on held-out BraTS), so it is folded into the core and said so, not reported as ET.
     enhancement_seen = "t1ce" in volumes
@@ -310,8 +340,9 @@ def segment(study_or_volumes: Study | Mapping[str, Volume] | Iterable[Volume], p
         measured["regions"][name]["volume_ml_range"] = volume_range_ml(list(per_sample[:, i] * scale), margin)
     detected = bool(labels.any())
     if not detected:
-        warnings.append(NO_TUMOUR + (f": {len(found)} faint or small component(s) below the validated "
-                                     "thresholds were discarded" if found else ""))
+        faint = sum(not c.get("vetoed_by_classifier") for c in found)
+        warnings.append(NO_TUMOUR + (f": {faint} faint or small component(s) below the validated "
+                                     "thresholds were discarded" if faint else ""))
     timings["postprocess"] = time.perf_counter() - t
     report(1.0, "done")
     mask_vol = ref_vol.with_data(labels, name=f"Tumour segmentation ({entry.name})")

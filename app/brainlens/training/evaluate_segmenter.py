@@ -9,6 +9,9 @@ Steps: export OUT/best.pt through the model registry; on the fold's VALIDATION p
 then score the product path (io.load -> ml.segment.segment) on the fold's TEST patients: BraTS at 1 mm
 with several input configurations, clinical skull-on FLAIR (FLAIR only), healthy heads (false-positive
 volume) and the uncertainty (voxel AUROC of entropy vs error; volume-range coverage of the truth).
+With --classifier-runs, the tumour-type classifier's second opinion on each component (ml.seg_verify) is
+recorded on validation, its limit chosen there with the other thresholds, and applied on test, each
+patient judged by a classifier fold model that never trained on that patient (training.seg_second_opinion).
 Every figure in models/segmenter_card.md / .json is computed here.
 """
 
@@ -33,13 +36,18 @@ from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR, conformal_mar
 from brainlens.training.segmenter import dice
 
 CONFIGS = {"all four": CHANNELS, "FLAIR only": ("flair",), "T1c only": ("t1ce",)}
-# inputs the validation patients are scored with (detection rule, volume range)
-VALIDATION_CONFIGS = {"brats": {"all four": CHANNELS, "FLAIR only": ("flair",)},
+# inputs the validation patients are scored with (detection rule, volume range): the ones the test reports,
+# so the rule has seen what a single T1c does (it marks different false alarms than FLAIR)
+VALIDATION_CONFIGS = {"brats": CONFIGS,
                       "lgg-flair": {"FLAIR only": ("flair",)}}
 HD95_EMPTY_MM = 373.13  # BraTS convention when exactly one of prediction / truth is empty
 TARGETS = {"whole_tumor": 0.90, "tumor_core": 0.82, "enhancing_tumor": 0.78}
 CLINICAL_TARGET, HEALTHY_TARGET_ML = 0.80, 1.0
-PERMISSIVE = DetectionRule(0.0, 0.0, 1.0)
+# validation keeps every component to choose the rule on; those under 0.1 ml (the smallest size limit the
+# grid can choose) are not shown to the classifier, which would cost seconds per speck
+OPINION_MIN_ML = 0.1
+PERMISSIVE = DetectionRule(OPINION_MIN_ML, 0.0, 1.0)
+NOTUMOR_GRID = [1.0, 0.99, 0.98, 0.95, 0.9, 0.8, 0.7, 0.5]  # 1.0: the classifier is not asked
 _LGG_PREFIXES = ("Brats18_TCIA09_", "Brats18_TCIA10_", "Brats18_TCIA12_", "Brats18_TCIA13_")
 _LGG_2013 = {0, 1, 6, 8, 9, 15, 16, 24, 28, 29}
 MIDLINE_SHIFT_MM = 8.0
@@ -157,9 +165,11 @@ def mirrored_healthy_case(kind: str, root: Path, case: str, seed: int) -> tuple[
 
 def score_case(kind: str, root: Path, case: str, configs: dict[str, tuple[str, ...]], samples: int,
                rule: DetectionRule | None, models_dir: Path | None, rng: np.random.Generator, log,
-               loaded: tuple[dict[str, Any], Any] | None = None, source: str | None = None) -> list[dict]:
+               loaded: tuple[dict[str, Any], Any] | None = None, source: str | None = None,
+               classifier: Any = None) -> list[dict]:
     """One row per input configuration: Dice / HD95 per labelled region, finding, flags, uncertainty.
-    ``loaded``: (sequences, truth) already made (a mirrored healthy head), reported as ``source``."""
+    ``loaded``: (sequences, truth) already made (a mirrored healthy head), reported as ``source``.
+    ``classifier``: the one that gives components a second opinion (None: as the manifest rule says)."""
     from brainlens.ml.seg_model import labels_to_regions
     from brainlens.ml.segment import segment
 
@@ -168,7 +178,7 @@ def score_case(kind: str, root: Path, case: str, configs: dict[str, tuple[str, .
     rows = []
     for cname, keep in configs.items():
         res = segment({k: vols[k] for k in keep}, samples=samples, device="cpu", model_dir=models_dir,
-                      detection=rule)
+                      detection=rule, classifier=classifier)
         if res.mask.shape != truth_vol.shape or not np.allclose(res.mask.affine, truth_vol.affine, atol=1e-4):
             raise RuntimeError(f"{case}: mask grid differs from the label grid")
         pred = labels_to_regions(res.mask.data)
@@ -203,26 +213,33 @@ def choose_detection(val_rows: list[dict[str, Any]]) -> dict[str, Any]:
     comps = [c for r in val_rows for c in r["components"]]
     grid_ml = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0]
     grid_p = [0.0, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85]
+    asked = any("classifier_notumor" in c for c in comps)
     scored = []
     for ml in grid_ml:
         for p in grid_p:
-            kept = [c for c in comps if c["volume_ml"] >= ml and c["mean_probability"] >= p]
-            tp = sum(c["hit"] for c in kept)
-            fp = len(kept) - tp
-            fn = sum(c["hit"] for c in comps) - tp
-            scored.append((2 * tp / max(2 * tp + fp + fn, 1), ml, p))
-    top = max(f for f, _, _ in scored)
-    tied = [(ml, p) for f, ml, p in scored if f >= top - 1e-9]
-    # Several settings tie on a small validation set: take the median of each threshold over the tied
-    # ones (the middle of the plateau), not its edge, so a slightly different study does not tip it.
-    best = (top, float(np.median([t[0] for t in tied])), float(np.median([t[1] for t in tied])))
+            for nt in NOTUMOR_GRID if asked else [1.0]:
+                kept = [c for c in comps if c["volume_ml"] >= ml and c["mean_probability"] >= p
+                        and c.get("classifier_notumor", 0.0) <= nt]
+                tp = sum(c["hit"] for c in kept)
+                fp = len(kept) - tp
+                fn = sum(c["hit"] for c in comps) - tp
+                scored.append((2 * tp / max(2 * tp + fp + fn, 1), ml, p, nt))
+    top = max(s[0] for s in scored)
+    # The classifier's limit is the most lenient one that reaches the best F1: it drops no more than
+    # validation asks for. Several size / confidence settings then tie on a small validation set: take the
+    # median of each over the tied ones at that limit (the middle of the plateau), not its edge, so a
+    # slightly different study does not tip it.
+    limit = max(s[3] for s in scored if s[0] >= top - 1e-9)
+    tied = [s[1:3] for s in scored if s[0] >= top - 1e-9 and s[3] == limit]
+    best = (top, float(np.median([t[0] for t in tied])), float(np.median([t[1] for t in tied])), float(limit))
     good = [r["disagreement"] for r in val_rows
             if r["source"] in ("brats", "lgg-flair") and r.get("dice_whole_tumor", 0) >= 0.7]
-    return {"min_component_ml": best[1], "min_mean_probability": best[2],
+    return {"min_component_ml": best[1], "min_mean_probability": best[2], "max_classifier_notumor": best[3],
             "max_disagreement": float(max(good)) if good else 1.0, "validation_component_f1": best[0],
-            "validation_components": len(comps),
+            "validation_components": len(comps), "classifier_asked": asked,
             "rule": "component kept if volume >= min_component_ml and mean WT probability >= "
-                    "min_mean_probability (grid search, best component F1 on the fold's validation patients "
+                    "min_mean_probability and the classifier's P(notumor) on the slices through it <= "
+                    "max_classifier_notumor (grid search, best component F1 on the fold's validation patients "
                     "and their mirrored healthy hemispheres, where every component is a false alarm); "
                     "no component left = 'no tumour detected'; uncertain if sample disagreement > "
                     "max_disagreement (largest of validation studies with WT Dice >= 0.7)"}
@@ -276,7 +293,7 @@ def healthy_checks(samples: int, models_dir: Path | None, log) -> dict[str, Any]
 
 
 def mirrored_checks(split: dict, roots: dict[str, Path], samples: int, models_dir: Path | None,
-                    rng: np.random.Generator, log, limit: int | None = None) -> dict[str, Any]:
+                    rng: np.random.Generator, log, limit: int | None = None, classifiers: Any = None) -> dict[str, Any]:
     """Tumour-found volume on the held-out patients' healthy hemispheres, mirrored into whole heads: real
     anatomy and contrast (skull on for lgg-flair), no patient of them trained on. BraTS: every sequence
     alone and all four; lgg-flair: FLAIR (the only sequence)."""
@@ -290,10 +307,16 @@ def mirrored_checks(split: dict, roots: dict[str, Path], samples: int, models_di
             configs = ({"all four": CHANNELS, **{f"{c} only": (c,) for c in CHANNELS}} if kind == "brats"
                        else {"FLAIR only (skull on)": ("flair",)})
             for row in score_case(kind, roots[kind], case, configs, samples, None, models_dir, rng, log,
-                                  loaded=head, source="healthy"):
+                                  loaded=head, source="healthy", classifier=opinion(classifiers, case)):
                 out[f"held-out {case}, healthy hemisphere mirrored, {row['config']}"] = {
                     "tumour_ml": row["pred_wt_ml"], "finding": row["finding"]}
     return out
+
+
+def opinion(classifiers: Any, case: str) -> Any:
+    """The classifier that judges ``case`` (a fold model that never saw it); None = the bundled one, as the
+    product does (without --classifier-runs, or for a study of no patient)."""
+    return classifiers.for_case(case) if classifiers is not None else None
 
 
 def _summary(rows: list[dict[str, Any]], regions: tuple[str, ...]) -> dict[str, Any]:
@@ -323,6 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--note", default="", help="free-text note on how training went (e.g. resumes)")
     p.add_argument("--limit", type=int, default=None, help="only the first N patients per part (smoke test)")
+    p.add_argument("--classifier-runs", type=Path, nargs="*", default=[],
+                   help="classifier fold runs (each held out one 3D fold): evaluate the classifier's second "
+                        "opinion on components with the fold model that never saw each patient")
+    p.add_argument("--classifier-data", type=Path, default=Path("../shared/data/brain-mri-2d"),
+                   help="2D classifier data (the fold models' temperature is fitted on its validation split)")
+    p.add_argument("--classifier-cache", type=Path, default=None, help="the classifier training cache folder")
     args = p.parse_args(argv)
 
     import torch
@@ -337,6 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     split = json.loads((args.run / "split.json").read_text())
     training = json.loads((args.run / "summary.json").read_text())
     roots = {"brats": args.data, "lgg-flair": args.lgg}
+    classifiers = None
+    if args.classifier_runs:
+        from brainlens.training.seg_second_opinion import load_fold_classifiers
+
+        classifiers = load_fold_classifiers(args.classifier_runs, args.classifier_data,
+                                            args.classifier_cache or args.classifier_runs[0] / "cache",
+                                            args.data.parent, args.models_dir)
     rng = np.random.default_rng(0)
     t0, load_start = time.perf_counter(), os.getloadavg()[0]
 
@@ -353,12 +389,14 @@ def main(argv: list[str] | None = None) -> int:
     val_rows = []
     for kind, configs in VALIDATION_CONFIGS.items():
         for case in part(kind, "val"):
-            val_rows += score_case(kind, roots[kind], case, configs, samples, PERMISSIVE, args.models_dir, rng, log)
+            val_rows += score_case(kind, roots[kind], case, configs, samples, PERMISSIVE, args.models_dir, rng, log,
+                                   classifier=opinion(classifiers, case))
             healthy_head = mirrored_healthy_case(kind, roots[kind], case, seed=1)
             if healthy_head is not None:
                 val_rows += score_case(kind, roots[kind], case, {**configs, "T1 only": ("t1",)} if kind == "brats"
                                        else configs, samples, PERMISSIVE, args.models_dir, rng, log,
-                                       loaded=healthy_head, source=f"healthy ({kind}, mirrored)")
+                                       loaded=healthy_head, source=f"healthy ({kind}, mirrored)",
+                                       classifier=opinion(classifiers, case))
     detection = choose_detection(val_rows)
     log(f"detection rule from validation: {json.dumps(detection)}")
     # The volume range is widened by what the validation tumours needed, measured the way the product
@@ -367,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     range_rows = []
     for kind, configs in VALIDATION_CONFIGS.items():
         for case in part(kind, "val"):
-            range_rows += score_case(kind, roots[kind], case, configs, samples, chosen, args.models_dir, rng, log)
+            range_rows += score_case(kind, roots[kind], case, configs, samples, chosen, args.models_dir, rng, log,
+                                     classifier=opinion(classifiers, case))
     volume_range = choose_range_margin(range_rows)
     log(f"volume range from validation: {json.dumps(volume_range)}")
     entry = export(args.run, args.version, {**base, "detection": detection, "volume_range": volume_range},
@@ -375,12 +414,13 @@ def main(argv: list[str] | None = None) -> int:
 
     test_rows = []
     for case in part("brats", "test"):
-        test_rows += score_case("brats", args.data, case, CONFIGS, samples, None, args.models_dir, rng, log)
+        test_rows += score_case("brats", args.data, case, CONFIGS, samples, None, args.models_dir, rng, log,
+                                classifier=opinion(classifiers, case))
     for case in part("lgg-flair", "test"):
         test_rows += score_case("lgg-flair", args.lgg, case, {"FLAIR only": ("flair",)}, samples, None,
-                                args.models_dir, rng, log)
-    healthy = healthy_checks(samples, args.models_dir, log)
-    healthy.update(mirrored_checks(split, roots, samples, args.models_dir, rng, log, args.limit))
+                                args.models_dir, rng, log, classifier=opinion(classifiers, case))
+    healthy = healthy_checks(samples, args.models_dir, log)  # no patient: the bundled classifier, as in use
+    healthy.update(mirrored_checks(split, roots, samples, args.models_dir, rng, log, args.limit, classifiers))
     summary = {f"brats / {c}": _summary([r for r in test_rows if r["source"] == "brats" and r["config"] == c],
                                         REGIONS) for c in CONFIGS}
     clinical = [r for r in test_rows if r["source"] == "lgg-flair"]
@@ -391,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         "samples": samples, "summary": summary, "per_case": test_rows, "validation": val_rows,
         "detection": detection, "volume_range": volume_range, "healthy": healthy, "targets_dice": TARGETS,
         "clinical_target": CLINICAL_TARGET,
+        "classifier_fold_models": classifiers.runs if classifiers is not None else None,
         "healthy_target_ml": HEALTHY_TARGET_ML, "training": training, "note": args.note,
         "grades": {k: {c: grade(c) for c in v} for k, v in split.get("brats", {}).items()},
         "peak_rss_mb_evaluation_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -63,7 +63,28 @@ def _intro(r: dict[str, Any]) -> list[str]:
         f"{d['validation_components']} validation components); no component left = **no tumour detected**. "
         f"A study is flagged **uncertain** when its samples' whole-tumour masks disagree more than "
         f"{d['max_disagreement']:.3f} (1 - intersection/union), the largest disagreement of a validation study "
-        "that went well (WT Dice >= 0.7).", ""]
+        "that went well (WT Dice >= 0.7).", "", _second_opinion(r), ""]
+
+
+def _second_opinion(r: dict[str, Any]) -> str:
+    """What the tumour-type classifier's second opinion on components is set to, and what it did on test."""
+    d = r["detection"]
+    if not d.get("classifier_asked"):
+        return ("**Second opinion:** not evaluated (no classifier fold models given), so the classifier is not "
+                "asked: `max_classifier_notumor` = 1.0.")
+    comps = [c for row in r["per_case"] for c in row["components"] if "classifier_notumor" in c]
+    dropped = [c for c in comps if c.get("vetoed_by_classifier")]
+    return (f"**Second opinion** (`ml/seg_verify.py`): a component that passes is shown to the tumour-type "
+            f"classifier (its segmentation-guided mode, on every sequence on the mask's grid) and dropped when even "
+            f"the most tumour-like view gives P(no tumour) > {d['max_classifier_notumor']} (chosen with the "
+            "thresholds above on the same validation components: the most lenient limit with the best F1; 1.0 = "
+            "not asked). Each patient is judged by a classifier fold model that never trained on that patient "
+            f"({r.get('classifier_fold_models')}); studies of no patient (template, phantom) by the bundled "
+            "classifier, as in the product. On the test rows the "
+            f"classifier saw {len(comps)} kept components and dropped {len(dropped)}, "
+            f"{sum(bool(c.get('hit')) for c in dropped)} of them on the tumour; P(no tumour) was at most "
+            f"{max((c['classifier_notumor'] for c in comps if c.get('hit')), default=float('nan')):.3f} on "
+            "tumour components.")
 
 
 def _data(r: dict[str, Any]) -> list[str]:

@@ -1,0 +1,65 @@
+"""Second opinion on segmented tumour components: the segmenter says where, the classifier says whether.
+
+Why: on healthy heads the segmenter still marks some normal tissue as tumour (held-out patients' healthy
+hemispheres mirrored into whole heads: 10-90 ml), while the tumour-type classifier, shown the slices
+through such a component (its segmentation-guided mode, ml.classify_study), calls them "no tumour" with
+P(notumor) above 0.9; through real tumours it stays far lower. So each component that passed the size and
+confidence rule is shown to the classifier on every sequence that lies on the mask's grid, and it is
+dropped when even the most tumour-like of those views has P(notumor) above the rule's
+``max_classifier_notumor``, a limit the segmenter's evaluation chooses on validation patients (1.0 = not
+asked). The classifier's answer is recorded on the component either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from brainlens.core.volume import Volume
+from brainlens.ml.classify_study import classify_study
+from brainlens.ml.classify_volume import NO_TUMOUR
+from brainlens.ml.seg_detection import DetectionRule, component_labels
+
+
+def on_grid(volume: Volume, reference: Volume) -> bool:
+    """Does ``volume`` share the reference's voxel grid (so the reference's mask indexes it)?"""
+    return volume.shape == reference.shape and np.allclose(volume.affine, reference.affine, atol=1e-4)
+
+
+def classifier_opinion(mask: np.ndarray, volumes: Mapping[str, Volume], reference: str,
+                       classifier: Any) -> dict[str, Any]:
+    """The classifier's most tumour-like verdict on the slices through ``mask`` over the sequences on the
+    reference grid: P(notumor), label and the sequence that gave it."""
+    best: dict[str, Any] | None = None
+    for name, vol in volumes.items():
+        if name != reference and not on_grid(vol, volumes[reference]):
+            continue
+        result = classify_study(vol, mask, model=classifier)
+        p = float(result.probabilities[NO_TUMOUR])
+        if best is None or p < best["classifier_notumor"]:
+            best = {"classifier_notumor": round(p, 6), "classifier_label": result.label, "classifier_sequence": name}
+    assert best is not None  # the reference itself is always on its grid
+    return best
+
+
+def verify_components(labels: np.ndarray, wt_prob: np.ndarray, stats: list[dict[str, Any]],
+                      volumes: Mapping[str, Volume], reference: str, classifier: Any,
+                      rule: DetectionRule) -> np.ndarray:
+    """Labels without the kept components the classifier sees no tumour in (see the module doc); ``stats``
+    (from seg_detection.keep_components, same order) gain the classifier's opinion on each kept component
+    and ``vetoed_by_classifier``. ``labels`` and ``wt_prob`` lie on the reference volume's grid."""
+    comp, _ = component_labels(wt_prob)
+    out = labels.copy()
+    for i, s in enumerate(stats, start=1):
+        if not s.get("kept"):
+            continue
+        member = comp == i
+        s.update(classifier_opinion(member, volumes, reference, classifier))
+        vetoed = s["classifier_notumor"] > rule.max_classifier_notumor
+        s["vetoed_by_classifier"] = bool(vetoed)
+        if vetoed:
+            s["kept"] = False
+            out[member] = 0
+    return out
