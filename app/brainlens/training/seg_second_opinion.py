@@ -32,7 +32,6 @@ class FoldClassifiers:
         return self.by_fold[fold]
 
 
-
 def load_fold_classifiers(runs: list[Path], data_2d: Path, cache: Path, volumes_root: Path,
                           models_dir: Path | None = None, arch: str = "efflite0") -> FoldClassifiers:
     import torch
