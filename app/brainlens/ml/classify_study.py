@@ -67,12 +67,13 @@ def tumour_evidence_slices(evidence: np.ndarray, rule: StudyRule) -> np.ndarray:
     """Positions of the slices that make the study's tumour score S, most convincing first: the top_k
     highest evidence, or the adjacent run of ``rule.window`` slices (in slice order) with the highest mean."""
     evidence = np.asarray(evidence, np.float64)
-    if rule.window <= 0 or len(evidence) <= rule.window:
-        n = max(1, rule.top_k) if rule.window <= 0 else len(evidence)
-        return np.argsort(-evidence, kind="mergesort")[:n]
-    means = np.convolve(evidence, np.ones(rule.window) / rule.window, mode="valid")
-    start = int(np.argmax(means))
-    run = np.arange(start, start + rule.window)
+    if rule.window <= 0:
+        return np.argsort(-evidence, kind="mergesort")[:max(1, rule.top_k)]
+    if len(evidence) <= rule.window:  # fewer slices than the window: all of them
+        run = np.arange(len(evidence))
+    else:
+        start = int(np.argmax(np.convolve(evidence, np.ones(rule.window) / rule.window, mode="valid")))
+        run = np.arange(start, start + rule.window)
     return run[np.argsort(-evidence[run], kind="mergesort")]
 
 

@@ -1,9 +1,9 @@
 """Second opinion on segmented tumour components: the segmenter says where, the classifier says whether.
 
-Why: on healthy heads the segmenter still marks some normal tissue as tumour (held-out patients' healthy
-hemispheres mirrored into whole heads: 10-90 ml), while the tumour-type classifier, shown the slices
-through such a component (its segmentation-guided mode, ml.classify_study), calls them "no tumour" with
-P(notumor) above 0.9; through real tumours it stays far lower. So each component that passed the size and
+Why: on healthy heads the segmenter still marks some normal tissue as tumour, while the tumour-type
+classifier, shown the slices through such a component (its segmentation-guided mode, ml.classify_study),
+often calls them "no tumour" with high confidence; through real tumours it stays far lower (figures in
+models/segmenter_card.md). So each component that passed the size and
 confidence rule is shown to the classifier on every sequence that lies on the mask's grid, and it is
 dropped when even the most tumour-like of those views has P(notumor) above the rule's
 ``max_classifier_notumor``, a limit the segmenter's evaluation chooses on validation patients (1.0 = not

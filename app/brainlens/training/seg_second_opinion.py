@@ -36,14 +36,15 @@ def load_fold_classifiers(runs: list[Path], data_2d: Path, cache: Path, volumes_
                           models_dir: Path | None = None, arch: str = "efflite0") -> FoldClassifiers:
     import torch
 
-    from brainlens.ml.classifier_engine import load_classifier
+    from brainlens.ml.classifier_default import default_classifier
     from brainlens.ml.classifier_models import build_model
+    from brainlens.ml.registry import get_entry
     from brainlens.training.classifier_data import build_dataset
     from brainlens.training.classifier_slices import find_studies, patient_folds
     from brainlens.training.evaluate_classifier_study import held_out_fold, temperature_only
 
     data = build_dataset(data_2d, cache)
-    rule = load_classifier(directory=models_dir, device="cpu").extra["study_rule"]
+    rule = get_entry(default_classifier(models_dir), models_dir).extra["study_rule"]  # the manifest row only
     by_fold: dict[int, Any] = {}
     names: dict[int, str] = {}
     for run in runs:
