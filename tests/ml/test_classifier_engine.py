@@ -8,7 +8,7 @@ import torch
 from classifier_fixtures import export_random_classifier, head_like
 
 from brainlens.core.errors import InputError, LoadError, ModelError
-from brainlens.ml.classifier_engine import embed, fuse_batchnorm, head, load_classifier
+from brainlens.ml.classifier_engine import embed, fuse_batchnorm, head, load_classifier, optimise_for_inference
 from brainlens.ml.classifier_models import CLASS_NAMES, build_model
 from brainlens.ml.classify import OOD_LABEL, classify, classify_arrays, classify_many
 from brainlens.ml.gradcam import gradcam, overlay
@@ -36,6 +36,23 @@ def test_embed_head_and_fusion_match_the_network(arch: str) -> None:
         fused = fuse_batchnorm(net)
         assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
         assert torch.allclose(fused(x), ref, atol=1e-4)
+
+
+def test_inference_form_of_efficientnet_lite_gives_the_trained_outputs() -> None:
+    """optimise_for_inference folds BatchNorm and the symmetric 'same' pads and makes activations in place;
+    the one-sided stride-2 pads must stay, and the outputs must not move."""
+    torch.manual_seed(0)
+    net = build_model("efflite0").eval()
+    x = torch.randn(2, 1, 256, 256)
+    with torch.no_grad():
+        ref = net(x)
+        fast = optimise_for_inference(net, torch.device("cpu"))
+        out = fast(x.contiguous(memory_format=torch.channels_last))
+    pads = [m.static_padding for m in fast.modules() if isinstance(getattr(m, "static_padding", None),
+                                                                   torch.nn.ZeroPad2d)]
+    assert pads and all(len(set(p.padding)) > 1 for p in pads)  # only one-sided pads are left
+    assert all(m.inplace for m in fast.modules() if isinstance(m, torch.nn.ReLU6))
+    assert torch.allclose(out, ref, atol=1e-4)
 
 
 def test_result_fields_and_calibration(clf) -> None:

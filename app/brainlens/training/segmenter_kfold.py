@@ -1,0 +1,105 @@
+"""Cross-validation of the segmenter recipe: one record per evaluated fold run, pooled into the model card.
+
+Each fold run (``brainlens-train segmenter --fold k``, trained from scratch with the k-fold recipe) is
+evaluated by ``evaluate_segmenter`` into a scratch registry, exactly as the bundled model is (validation picks
+its detection rule, then its test patients are scored). `add` keeps the test rows of that report as
+``FOLDS_DIR/fold<k>.json``; `render` pools every fold record into the bundled card's "k-fold" section,
+per patient and as mean +- sd over all test patients of all folds evaluated so far.
+
+    python -m brainlens.training.segmenter_kfold add SCRATCH/segmenter_card.json
+    python -m brainlens.training.segmenter_kfold render          # rewrites models/segmenter_card.{md,json}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FOLDS = 4
+FOLDS_DIR = Path("models/segmenter_kfold")
+CARD = Path("models/segmenter_card")
+_ROW_KEYS = ("case", "source", "config", "finding", "uncertain", "dice_whole_tumor", "dice_tumor_core",
+             "dice_enhancing_tumor", "hd95_whole_tumor", "range_contains_truth")
+
+
+def fold_record(report: dict[str, Any]) -> dict[str, Any]:
+    """What the card needs from one fold's evaluation report: the fold, how it trained, its test rows."""
+    training = report["training"]
+    fold = training.get("fold")
+    if fold is None or not 0 <= int(fold) < FOLDS:
+        raise ValueError(f"the report is not of a k-fold run (fold {fold!r})")
+    grades = report.get("grades", {}).get("test", {})
+    rows = [{**{k: row[k] for k in _ROW_KEYS if k in row}, "grade": grades.get(row["case"])}
+            for row in report["per_case"]]
+    return {"fold": int(fold), "generated": report["generated"], "steps": training.get("steps"),
+            "train_minutes": training.get("train_minutes"), "best_step": training.get("best_step"),
+            "init": training.get("init"), "detection": report["detection"], "rows": rows}
+
+
+def load_records(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("fold*.json"))]
+
+
+def pooled(records: list[dict[str, Any]], source: str, config: str, metric: str) -> dict[str, Any]:
+    """mean +- sd of one metric over every test patient of every fold (patients, not folds, are the unit)."""
+    vals = np.array([row[metric] for rec in records for row in rec["rows"]
+                     if row["source"] == source and row["config"] == config and metric in row], np.float64)
+    return {"n": int(len(vals)), "mean": float(vals.mean()) if len(vals) else float("nan"),
+            "sd": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0}
+
+
+def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"folds": [r["fold"] for r in records], "of": FOLDS}
+    for config in ("all four", "FLAIR only", "T1c only"):
+        for metric in ("dice_whole_tumor", "dice_tumor_core", "dice_enhancing_tumor"):
+            out[f"brats / {config} / {metric}"] = pooled(records, "brats", config, metric)
+    out["lgg-flair / FLAIR only / dice_whole_tumor"] = pooled(records, "lgg-flair", "FLAIR only", "dice_whole_tumor")
+    return out
+
+
+def add(report_path: Path, folder: Path) -> Path:
+    record = fold_record(json.loads(report_path.read_text()))
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"fold{record['fold']}.json"
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    return out
+
+
+def render(card: Path, folder: Path) -> None:
+    from brainlens.training.segmenter_card import write_card
+
+    report = json.loads(card.with_suffix(".json").read_text())
+    records = load_records(folder)
+    report["kfold"] = {"records": records, "summary": summary(records)} if records else None
+    write_card(report, card)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("add", help="keep a fold run's evaluation report as a fold record")
+    a.add_argument("report", type=Path, help="the fold evaluation's card JSON")
+    r = sub.add_parser("render", help="pool the fold records into the bundled card")
+    r.add_argument("--card", type=Path, default=CARD, help="card path without suffix")
+    for s in (a, r):
+        s.add_argument("--folds-dir", type=Path, default=FOLDS_DIR)
+    args = p.parse_args(argv)
+    try:
+        if args.command == "add":
+            print(f"wrote {add(args.report, args.folds_dir)}")
+        else:
+            render(args.card, args.folds_dir)
+            print(f"wrote {args.card}.md and {args.card}.json")
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"segmenter_kfold: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

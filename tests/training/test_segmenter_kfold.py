@@ -1,0 +1,66 @@
+"""Fold records of the segmenter recipe's cross-validation and their pooled section in the model card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from brainlens.training import segmenter_kfold
+from brainlens.training.segmenter_card import card_markdown
+
+
+def _row(case: str, source: str, config: str, wt: float) -> dict:
+    return {"case": case, "source": source, "config": config, "finding": "tumour detected", "uncertain": False,
+            "dice_whole_tumor": wt, "dice_tumor_core": wt / 2, "dice_enhancing_tumor": wt / 4,
+            "hd95_whole_tumor": 5.0, "range_contains_truth": True, "components": [{"voxel": [1, 2, 3]}]}
+
+
+def _report(fold: int, wts: list[float]) -> dict:
+    rows = [_row(f"Brats18_X_{fold}{i}", "brats", "all four", w) for i, w in enumerate(wts)]
+    rows.append(_row(f"TCGA_{fold}", "lgg-flair", "FLAIR only", 0.5))
+    return {"training": {"fold": fold, "steps": 6000, "train_minutes": 150.0, "best_step": 4000, "init": None},
+            "generated": "2026-12-02T00:00:00+00:00", "detection": {"min_component_ml": 1.0}, "per_case": rows,
+            "grades": {"test": {r["case"]: "HGG" for r in rows if r["source"] == "brats"}}}
+
+
+def test_folds_pool_per_patient_not_per_fold(tmp_path) -> None:
+    for fold, wts in ((1, [0.9, 0.7]), (2, [0.8])):
+        path = tmp_path / f"report{fold}.json"
+        path.write_text(json.dumps(_report(fold, wts)))
+        segmenter_kfold.add(path, tmp_path / "folds")
+    records = segmenter_kfold.load_records(tmp_path / "folds")
+    assert [r["fold"] for r in records] == [1, 2]
+    assert "components" not in records[0]["rows"][0]  # only what the card needs is kept
+    s = segmenter_kfold.summary(records)
+    wt = s["brats / all four / dice_whole_tumor"]
+    assert wt["n"] == 3 and wt["mean"] == pytest.approx(0.8)  # three patients, not the mean of two fold means
+    assert s["lgg-flair / FLAIR only / dice_whole_tumor"]["n"] == 2
+    assert s["brats / FLAIR only / dice_whole_tumor"]["n"] == 0
+
+
+def test_render_adds_the_section_to_the_card(tmp_path) -> None:
+    bundled = json.loads((Path(__file__).parents[2] / "models" / "segmenter_card.json").read_text())
+    card = tmp_path / "segmenter_card"
+    card.with_suffix(".json").write_text(json.dumps(bundled))
+    before = card_markdown(bundled)
+    assert "Cross-validation of the recipe" not in before and "fold runs evaluated so far: none of 4" in before
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(_report(3, [0.6, 0.7])))
+    segmenter_kfold.add(path, tmp_path / "folds")
+    segmenter_kfold.render(card, tmp_path / "folds")
+    md = card.with_suffix(".md").read_text()
+    assert "Folds evaluated: 3 of 4" in md and "| BraTS, all four | 2 | 0.650 +- 0.071 |" in md
+    assert "fold runs evaluated so far: 3 of 4" in md
+    assert json.loads(card.with_suffix(".json").read_text())["kfold"]["summary"]["folds"] == [3]
+
+
+def test_a_report_of_no_fold_is_refused_with_exit_code_2(tmp_path, capsys) -> None:
+    report = _report(1, [0.5])
+    report["training"]["fold"] = -1  # the all-patient run has no test patients to pool
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    assert segmenter_kfold.main(["add", str(path), "--folds-dir", str(tmp_path / "folds")]) == 2
+    assert "not of a k-fold run" in capsys.readouterr().err
+    assert not (tmp_path / "folds").exists()
