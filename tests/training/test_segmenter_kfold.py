@@ -56,11 +56,13 @@ def test_render_adds_the_section_to_the_card(tmp_path) -> None:
     assert json.loads(card.with_suffix(".json").read_text())["kfold"]["summary"]["folds"] == [3]
 
 
-def test_a_report_of_no_fold_is_refused_with_exit_code_2(tmp_path, capsys) -> None:
+@pytest.mark.parametrize(("change", "message"), [({"fold": -1}, "not of a k-fold run"),
+                                                ({"init": "bundled"}, "warm-started")])
+def test_reports_that_are_not_recipe_folds_are_refused_with_exit_code_2(tmp_path, capsys, change, message) -> None:
     report = _report(1, [0.5])
-    report["training"]["fold"] = -1  # the all-patient run has no test patients to pool
+    report["training"].update(change)  # the all-patient run; the bundled model's warm-started fold 0
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report))
     assert segmenter_kfold.main(["add", str(path), "--folds-dir", str(tmp_path / "folds")]) == 2
-    assert "not of a k-fold run" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "folds").exists()

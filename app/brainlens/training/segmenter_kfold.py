@@ -33,6 +33,8 @@ def fold_record(report: dict[str, Any]) -> dict[str, Any]:
     fold = training.get("fold")
     if fold is None or not 0 <= int(fold) < FOLDS:
         raise ValueError(f"the report is not of a k-fold run (fold {fold!r})")
+    if training.get("init"):  # the card says every fold run starts from scratch; a warm start may have seen test
+        raise ValueError(f"fold {fold} was warm-started from {training['init']!r}, not trained with the k-fold recipe")
     grades = report.get("grades", {}).get("test", {})
     rows = [{**{k: row[k] for k in _ROW_KEYS if k in row}, "grade": grades.get(row["case"])}
             for row in report["per_case"]]
