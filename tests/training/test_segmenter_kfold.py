@@ -20,7 +20,10 @@ def _row(case: str, source: str, config: str, wt: float) -> dict:
 def _report(fold: int, wts: list[float]) -> dict:
     rows = [_row(f"Brats18_X_{fold}{i}", "brats", "all four", w) for i, w in enumerate(wts)]
     rows.append(_row(f"TCGA_{fold}", "lgg-flair", "FLAIR only", 0.5))
+    healthy = {"MNI152": {"tumour_ml": 3.0 * fold, "finding": "tumour detected"},
+               "phantom": {"tumour_ml": 0.0, "finding": "no tumour detected"}, "crossing": {"skipped": "midline"}}
     return {"training": {"fold": fold, "steps": 6000, "train_minutes": 150.0, "best_step": 4000, "init": None},
+            "healthy": healthy,
             "generated": "2026-12-02T00:00:00+00:00", "detection": {"min_component_ml": 1.0}, "per_case": rows,
             "grades": {"test": {r["case"]: "HGG" for r in rows if r["source"] == "brats"}}}
 
@@ -38,6 +41,7 @@ def test_folds_pool_per_patient_not_per_fold(tmp_path) -> None:
     assert wt["n"] == 3 and wt["mean"] == pytest.approx(0.8)  # three patients, not the mean of two fold means
     assert s["lgg-flair / FLAIR only / dice_whole_tumor"]["n"] == 2
     assert s["brats / FLAIR only / dice_whole_tumor"]["n"] == 0
+    assert s["healthy heads <= 1 ml"] == [2, 4]  # the phantoms of both folds; skipped heads are not counted
 
 
 def test_render_adds_the_section_to_the_card(tmp_path) -> None:
@@ -53,6 +57,8 @@ def test_render_adds_the_section_to_the_card(tmp_path) -> None:
     md = card.with_suffix(".md").read_text()
     assert "Folds evaluated: 3 of 4" in md and "| BraTS, all four | 2 | 0.650 +- 0.071 |" in md
     assert "fold runs evaluated so far: 3 of 4" in md
+    assert "| lgg-flair, FLAIR only | 1 | 0.500 +- 0.000 | 0.250 +- 0.000 |" in md
+    assert "with <= 1 ml of tumour: 1 of 2" in md
     assert json.loads(card.with_suffix(".json").read_text())["kfold"]["summary"]["folds"] == [3]
 
 

@@ -168,15 +168,23 @@ def _kfold(r: dict[str, Any]) -> list[str]:
              "its test patients are never trained on. The bundled model above is fold 0 of an earlier, warm-started "
              "recipe, so these rows judge the recipe, not the bundled weights. Mean +- sd over test patients "
              "(n), pooled across folds.", "",
-             "| test set | n | Dice WT | Dice TC | Dice ET |", "|---|---|---|---|---|"]
-    for config in ("all four", "FLAIR only", "T1c only"):
-        cells = [s[f"brats / {config} / {m}"] for m in ("dice_whole_tumor", "dice_tumor_core", "dice_enhancing_tumor")]
+             "| test set | n | Dice WT | Dice TC | Dice ET | HD95 WT mm | range contains truth |",
+             "|---|---|---|---|---|---|---|"]
+    tests = [("brats", c, f"BraTS, {c}") for c in ("all four", "FLAIR only", "T1c only")] \
+        + [("lgg-flair", "FLAIR only", "lgg-flair, FLAIR only")]
+    for source, config, title in tests:
+        cells = [s[f"{source} / {config} / {m}"] for m in ("dice_whole_tumor", "dice_tumor_core",
+                                                          "dice_enhancing_tumor", "hd95_whole_tumor")]
         if cells[0]["n"]:
-            lines.append(f"| BraTS, {config} | {cells[0]['n']} | "
-                         + " | ".join(f"{c['mean']:.3f} +- {c['sd']:.3f}" for c in cells) + " |")
-    c = s["lgg-flair / FLAIR only / dice_whole_tumor"]
-    if c["n"]:
-        lines.append(f"| lgg-flair, FLAIR only | {c['n']} | {c['mean']:.3f} +- {c['sd']:.3f} | - | - |")
+            cov = s[f"{source} / {config} / range_contains_truth"]["mean"]
+            lines.append(f"| {title} | {cells[0]['n']} | " + " | ".join(
+                f"{c['mean']:.{1 if i == 3 else 3}f} +- {c['sd']:.{1 if i == 3 else 3}f}" if c["n"] else "-"
+                for i, c in enumerate(cells)) + f" | {cov * 100:.0f} % |")
+    ok, n = s["healthy heads <= 1 ml"]
+    low = s["lgg-flair below 0.3 without the uncertainty flag"]
+    lines += ["", f"lgg-flair patients below Dice 0.3 without the uncertainty flag: {', '.join(low) or 'none'}. "
+                  f"Healthy heads of the fold evaluations (MNI152, phantoms, the folds' test patients' mirrored "
+                  f"healthy hemispheres) with <= 1 ml of tumour: {ok} of {n}."]
     lines += ["", "| fold | steps | train min | best step | test patient | grade | inputs | Dice WT | Dice TC "
                   "| Dice ET | finding |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec in recs:

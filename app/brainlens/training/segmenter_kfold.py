@@ -38,9 +38,11 @@ def fold_record(report: dict[str, Any]) -> dict[str, Any]:
     grades = report.get("grades", {}).get("test", {})
     rows = [{**{k: row[k] for k in _ROW_KEYS if k in row}, "grade": grades.get(row["case"])}
             for row in report["per_case"]]
+    healthy = {name: {"tumour_ml": v["tumour_ml"], "finding": v["finding"]}
+               for name, v in report.get("healthy", {}).items() if "tumour_ml" in v}
     return {"fold": int(fold), "generated": report["generated"], "steps": training.get("steps"),
             "train_minutes": training.get("train_minutes"), "best_step": training.get("best_step"),
-            "init": training.get("init"), "detection": report["detection"], "rows": rows}
+            "init": training.get("init"), "detection": report["detection"], "rows": rows, "healthy": healthy}
 
 
 def load_records(folder: Path) -> list[dict[str, Any]]:
@@ -57,10 +59,16 @@ def pooled(records: list[dict[str, Any]], source: str, config: str, metric: str)
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"folds": [r["fold"] for r in records], "of": FOLDS}
-    for config in ("all four", "FLAIR only", "T1c only"):
-        for metric in ("dice_whole_tumor", "dice_tumor_core", "dice_enhancing_tumor"):
-            out[f"brats / {config} / {metric}"] = pooled(records, "brats", config, metric)
-    out["lgg-flair / FLAIR only / dice_whole_tumor"] = pooled(records, "lgg-flair", "FLAIR only", "dice_whole_tumor")
+    tests = [("brats", c) for c in ("all four", "FLAIR only", "T1c only")] + [("lgg-flair", "FLAIR only")]
+    for source, config in tests:
+        for metric in ("dice_whole_tumor", "dice_tumor_core", "dice_enhancing_tumor", "hd95_whole_tumor",
+                       "range_contains_truth"):
+            out[f"{source} / {config} / {metric}"] = pooled(records, source, config, metric)
+    clinical = [row for rec in records for row in rec["rows"] if row["source"] == "lgg-flair"]
+    out["lgg-flair below 0.3 without the uncertainty flag"] = sorted(
+        row["case"] for row in clinical if row["dice_whole_tumor"] < 0.3 and not row["uncertain"])
+    heads = [v for rec in records for v in rec.get("healthy", {}).values()]
+    out["healthy heads <= 1 ml"] = [sum(v["tumour_ml"] <= 1.0 for v in heads), len(heads)]
     return out
 
 
