@@ -59,6 +59,8 @@ def test_render_adds_the_section_to_the_card(tmp_path) -> None:
     assert "fold runs evaluated so far: 3 of 4" in md
     assert "| lgg-flair, FLAIR only | 1 | 0.500 +- 0.000 | 0.250 +- 0.000 |" in md
     assert "with <= 1 ml of tumour: 1 of 2" in md
+    widths = [line.split("|")[4] for line in md.splitlines() if line.startswith("| brats / all four | ")]
+    assert widths and float(widths[0]) > 0  # the volume range's width is reported beside its coverage
     assert json.loads(card.with_suffix(".json").read_text())["kfold"]["summary"]["folds"] == [3]
 
 

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from brainlens.ml.seg_model import REGIONS
 from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR
 
@@ -245,11 +247,15 @@ def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
     lines += ["", "## Uncertainty", "",
               "AUROC of the per-voxel entropy for finding the wrong voxels (whole-tumour error, voxels inside the "
               "head, 300k sampled per study), and how often the reported whole-tumour volume range contains the true "
-              "volume:", "", "| test set | uncertainty AUROC | range contains truth |", "|---|---|---|"]
+              "volume, and how wide that range is (its width over the true volume, median over the studies: a "
+              "range can contain the truth only by being wide):", "",
+              "| test set | uncertainty AUROC | range contains truth | range width / true volume |",
+              "|---|---|---|---|"]
     for name, s in r["summary"].items():
         if s["n"]:
             auc = "n/a" if s["uncertainty_auroc_mean"] is None else f"{s['uncertainty_auroc_mean']:.3f}"
-            lines.append(f"| {name} | {auc} | {s['range_contains_truth'] * 100:.0f} % |")
+            lines.append(f"| {name} | {auc} | {s['range_contains_truth'] * 100:.0f} % | "
+                         f"{_relative_range_width(r['per_case'], name)} |")
     vr = r.get("volume_range")
     if vr:
         lines += ["", f"The volume range is the 5th-95th percentile of the samples' volumes widened by a factor "
@@ -259,6 +265,15 @@ def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
                       f"{vr['validation_scores']}; {vr['validation_not_detected']} found no tumour and cannot be "
                       "covered). Unwidened, the sampled ranges were far too narrow."]
     return lines + [""]
+
+
+def _relative_range_width(rows: list[dict[str, Any]], summary_name: str) -> str:
+    """Median (high - low) / true whole-tumour volume over the test rows a summary line stands for."""
+    source, config = summary_name.split(" / ")
+    source = "lgg-flair" if source == "clinical FLAIR" else source
+    widths = [(x["wt_range_ml"][1] - x["wt_range_ml"][0]) / x["true_wt_ml"] for x in rows
+              if x["source"] == source and x["config"] == config and x["true_wt_ml"] > 0]
+    return f"{float(np.median(widths)):.1f}" if widths else "n/a"
 
 
 def _speed_and_limits(r: dict[str, Any]) -> list[str]:
