@@ -46,6 +46,7 @@ def test_folds_pool_per_patient_not_per_fold(tmp_path) -> None:
 
 def test_render_adds_the_section_to_the_card(tmp_path) -> None:
     bundled = json.loads((Path(__file__).parents[2] / "models" / "segmenter_card.json").read_text())
+    bundled.pop("kfold", None)  # start from the card as the bundled model's own evaluation writes it
     card = tmp_path / "segmenter_card"
     card.with_suffix(".json").write_text(json.dumps(bundled))
     before = card_markdown(bundled)

@@ -169,7 +169,9 @@ def _kfold(r: dict[str, Any]) -> list[str]:
              "patches) and evaluated like the bundled model: its own validation patients pick its detection rule, "
              "its test patients are never trained on. The bundled model above is fold 0 of an earlier, warm-started "
              "recipe, so these rows judge the recipe, not the bundled weights. Mean +- sd over test patients "
-             "(n), pooled across folds.", "",
+             "(n), pooled across folds. Each fold's evaluation is kept in `models/segmenter_kfold/fold<k>.json` ("
+             + "; ".join(f"fold {rec['fold']} evaluated {rec['generated']}" for rec in recs)
+             + ") and pooled here by `python -m brainlens.training.segmenter_kfold render`.", "",
              "| test set | n | Dice WT | Dice TC | Dice ET | HD95 WT mm | range contains truth |",
              "|---|---|---|---|---|---|---|"]
     tests = [("brats", c, f"BraTS, {c}") for c in ("all four", "FLAIR only", "T1c only")] \
