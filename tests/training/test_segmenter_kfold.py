@@ -12,9 +12,12 @@ from brainlens.training.segmenter_card import card_markdown
 
 
 def _row(case: str, source: str, config: str, wt: float) -> dict:
-    return {"case": case, "source": source, "config": config, "finding": "tumour detected", "uncertain": False,
-            "dice_whole_tumor": wt, "dice_tumor_core": wt / 2, "dice_enhancing_tumor": wt / 4,
-            "hd95_whole_tumor": 5.0, "range_contains_truth": True, "components": [{"voxel": [1, 2, 3]}]}
+    row = {"case": case, "source": source, "config": config, "finding": "tumour detected", "uncertain": False,
+           "dice_whole_tumor": wt, "hd95_whole_tumor": 5.0, "range_contains_truth": True,
+           "components": [{"voxel": [1, 2, 3]}]}
+    if source == "brats":  # lgg-flair masks are whole tumour only: their rows have no TC / ET
+        row.update(dice_tumor_core=wt / 2, dice_enhancing_tumor=wt / 4)
+    return row
 
 
 def _report(fold: int, wts: list[float]) -> dict:
@@ -58,7 +61,7 @@ def test_render_adds_the_section_to_the_card(tmp_path) -> None:
     md = card.with_suffix(".md").read_text()
     assert "Folds evaluated: 3 of 4" in md and "| BraTS, all four | 2 | 0.650 +- 0.071 |" in md
     assert "fold runs evaluated so far: 3 of 4" in md
-    assert "| lgg-flair, FLAIR only | 1 | 0.500 +- 0.000 | 0.250 +- 0.000 |" in md
+    assert "| lgg-flair, FLAIR only | 1 | 0.500 +- 0.000 | - | - | 5.0 +- 0.0 | 100 % |" in md
     assert "with <= 1 ml of tumour: 1 of 2" in md
     widths = [line.split("|")[4] for line in md.splitlines() if line.startswith("| brats / all four | ")]
     assert widths and float(widths[0]) > 0  # the volume range's width is reported beside its coverage
