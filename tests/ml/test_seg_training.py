@@ -128,3 +128,22 @@ def test_fixed_schedule_spans_budgeted_resumed_runs(tiny_brats: Path, tiny_clini
     assert main(args + ["--resume"]) == 0
     second = json.loads((out / "summary.json").read_text())
     assert (second["steps"], second["total_steps"]) == (2, 2)
+
+
+def test_no_best_checkpoint_and_no_early_stop_before_min_steps(tiny_brats: Path, tiny_clinical: Path,
+                                                              tmp_path: Path) -> None:
+    pytest.importorskip("monai")
+    from brainlens.training.segmenter import main
+
+    out = tmp_path / "run"
+    # patience 1 would stop after the second epoch; --min-steps 3 keeps the run going and makes step 3 the
+    # first checkpoint that may be best.
+    args = _tiny_run(tiny_brats, tiny_clinical, out, "--max-minutes", "5", "--total-steps", "3", "--patience", "1",
+                     "--min-steps", "3")
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["stop_reason"] == "finished schedule"
+    assert summary["best_step"] == 3 and summary["min_steps"] == 3
+    # A resumed run forgets a best found before --min-steps (here: raised after the fact).
+    assert main(args[:-1] + ["5", "--total-steps", "3", "--resume"]) == 0
+    assert "is before --min-steps 5: forgotten" in (out / "train.log").read_text()

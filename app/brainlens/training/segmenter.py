@@ -190,6 +190,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epoch-steps", type=int, default=60)
     p.add_argument("--max-steps", type=int, default=100_000)
     p.add_argument("--patience", type=int, default=10, help="epochs without validation gain before stopping")
+    p.add_argument("--min-steps", type=int, default=0,
+                   help="no checkpoint counts as best and no early stop before this step: at the high early "
+                        "learning rate the healthy-head false positives swing widely, and one lucky early epoch "
+                        "could otherwise stay best for the whole run")
     p.add_argument("--total-steps", type=int, default=None,
                    help="fixed schedule length for a training spread over several budgeted --resume runs "
                         "(default: what fits --max-minutes)")
@@ -267,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_rng_state(saved["torch_rng"])
         state.update(saved["state"])
         _log(out, f"# resumed at step {state['step']} / {state['total_steps']}")
+        if state["best_step"] < args.min_steps:  # a best chosen before --min-steps does not count
+            state.update(best=-1.0, bad_epochs=0)
+            _log(out, f"# best so far (step {state['best_step']}) is before --min-steps {args.min_steps}: forgotten")
 
     sources = sorted(by_source)
 
@@ -343,11 +350,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         state["epoch"] += 1
         score, parts = validation_score(model, val, bf16, healthy_val)
-        improved = score > state["best"]
+        eligible = state["step"] >= args.min_steps
+        improved = eligible and score > state["best"]
         if improved:
             state.update(best=score, best_step=state["step"], bad_epochs=0)
             _save({"model": model.state_dict(), "step": state["step"], "val": parts}, out / "best.pt")
-        else:
+        elif eligible:
             state["bad_epochs"] += 1
         state["train_seconds"] += time.monotonic() - t_epoch
         rec = {"epoch": state["epoch"], "step": state["step"], "loss": float(np.mean(losses)),
@@ -387,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                "lr": args.lr,
                "patch": list(PATCH), "steps": state["step"], "total_steps": state["total_steps"],
                "best_step": state["best_step"],
-               "best_val_mean_dice": state["best"], "train_minutes": state["train_seconds"] / 60,
+               "best_val_mean_dice": state["best"], "min_steps": args.min_steps,
+               "train_minutes": state["train_seconds"] / 60,
                "history": state["history"], "split": split, "drop_p": args.drop_p,
                "healthy_fraction": args.healthy_fraction, "healthy_train": [c.name for c in healthy_train],
                "seed": args.seed,
