@@ -65,12 +65,11 @@ def component_labels(wt_prob: np.ndarray) -> tuple[np.ndarray, int]:
 def components(wt_prob: np.ndarray, voxel_ml: float) -> tuple[np.ndarray, list[dict[str, float]]]:
     """Label image of the p > 0.5 whole-tumour components and, per component, volume, mean p and its
     most confident voxel (index on the grid of ``wt_prob``)."""
-    mask = np.asarray(wt_prob) > 0.5
     comp, n = component_labels(wt_prob)
     if n == 0:
         return comp, []
     index = np.arange(1, n + 1)
-    sizes = ndimage.sum_labels(mask, comp, index=index)
+    sizes = np.bincount(comp.ravel(), minlength=n + 1)[1:]
     prob = np.asarray(wt_prob, dtype=np.float32)
     means = ndimage.mean(prob, comp, index=index)
     peaks = ndimage.maximum_position(prob, comp, index=index)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from brainlens.training.classifier_slices import LOW_RES_P, PARTIAL_FOV_P
+
 TARGET_BRATS = 15 / 16
 TARGET_LGG = 0.90
 TARGET_POINTING = 0.8
@@ -79,7 +81,8 @@ def study_section(study: dict) -> list[str]:
            f"patients outside fold {study['product_held_out_fold']} (BraTS: all four sequences; lgg-flair: "
            "FLAIR with skull; glioma = slices with >= 2 cm^2 of tumour, notumor = slices with no tumour within "
            "6 mm), with 1-6 mm slab averaging and 8-bit export on BraTS slices"
-           + (", and partial fields of view and coarse in-plane pixels on 30 % of all slices"
+           + (", and partial fields of view and coarse in-plane pixels on "
+              f"{100 * (PARTIAL_FOV_P + LOW_RES_P):.0f} % of all slices"
               if study["training_slices"].get("slice_set", "v3") != "v3" else "")
            + f" (slice set {study['training_slices'].get('slice_set', 'v3')}). Patients are split into two "
            f"folds per source ({study['n_patients']}). Each study below was scored only by a model that never "

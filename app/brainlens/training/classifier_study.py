@@ -34,13 +34,12 @@ from brainlens.ml.classify_study import (
 from brainlens.ml.classify_volume import NO_TUMOUR, display_slice
 from brainlens.training import metrics
 from brainlens.training.classifier_slices import Study3D, load_nifti, tumour_areas, tumour_free
-from brainlens.training.mirror import head_centre_x, healthy_side, mirrored
+from brainlens.training.mirror import mirrored, whole_head_split
 
 TOP_K_GRID = (1, 2, 3, 4, 6, 8)
 WINDOW_GRID = (2, 3, 4, 5)  # adjacent-slice runs the rule may score instead of the top_k slices
 SLOPE_GRID = np.exp(np.linspace(np.log(2.0), np.log(200.0), 40))
 MIN_FREE_SLICES = 5  # a tumour-free bag needs at least this many slices
-MIDLINE_SHIFT_MM = 8.0  # how far from the head's middle the mirror plane may move to clear the lesion
 MIRRORED = "healthy hemisphere mirrored"
 
 
@@ -107,7 +106,7 @@ def study_arrays(study: Study3D, sequence: str, target_mm: float | None = None
 def mirrored_head(data: np.ndarray, mask: np.ndarray, pixel_mm: float, seed: int = 0) -> np.ndarray | None:
     """A tumour-free whole head from a RAS-canonical study: the hemisphere without tumour joined to its bent
     mirror image; None when the lesion reaches both sides of the midline."""
-    split = healthy_side(mask > 0, head_centre_x(data), int(round(MIDLINE_SHIFT_MM / pixel_mm)))
+    split = whole_head_split(mask > 0, data, pixel_mm)
     if split is None:
         return None
     return mirrored(np.asarray(data, np.float32)[None], *split, np.random.default_rng(seed))[0]

@@ -50,7 +50,6 @@ PERMISSIVE = DetectionRule(OPINION_MIN_ML, 0.0, 1.0)
 NOTUMOR_GRID = [1.0, 0.99, 0.98, 0.95, 0.9, 0.8, 0.7, 0.5]  # 1.0: the classifier is not asked
 _LGG_PREFIXES = ("Brats18_TCIA09_", "Brats18_TCIA10_", "Brats18_TCIA12_", "Brats18_TCIA13_")
 _LGG_2013 = {0, 1, 6, 8, 9, 15, 16, 24, 28, 29}
-MIDLINE_SHIFT_MM = 8.0
 MNI_FILE = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
 
 
@@ -138,7 +137,7 @@ def mirrored_healthy_case(kind: str, root: Path, case: str, seed: int) -> tuple[
     lesion reaches both sides of the midline."""
     from brainlens.core.geometry import to_canonical
     from brainlens.core.volume import Volume
-    from brainlens.training.mirror import head_centre_x, healthy_side, mirrored
+    from brainlens.training.mirror import mirrored, whole_head_split
 
     vols, truth_vol = _load_case(kind, root, case)
     canon = {k: to_canonical(v)[0] for k, v in vols.items()}
@@ -146,8 +145,7 @@ def mirrored_healthy_case(kind: str, root: Path, case: str, seed: int) -> tuple[
     ref = canon["flair"] if "flair" in canon else next(iter(canon.values()))
     if any(v.shape != truth_c.shape for v in canon.values()):
         return None
-    max_shift = int(round(MIDLINE_SHIFT_MM / float(ref.spacing[0])))  # as in training: 4 voxels of 2 mm
-    split = healthy_side(np.asarray(truth_c.data) > 0, head_centre_x(np.asarray(ref.data, np.float32)), max_shift)
+    split = whole_head_split(np.asarray(truth_c.data) > 0, ref.data, float(ref.spacing[0]))
     if split is None:
         return None
     mid, side = split

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 MAX_MIDLINE_SHIFT_VOX = 4  # how far from the given centre the split may move to clear the lesion
+MIDLINE_SHIFT_MM = 8.0  # the same allowance for whole heads at any pixel size (4 voxels of the 2 mm grid)
 WARP_SIGMA_VOX = 6.0  # smoothness of the displacement field
 WARP_MAX_VOX = 2.0  # its largest displacement
 
@@ -35,6 +36,13 @@ def healthy_side(tumour: np.ndarray, centre: int | None = None,
         if per_x[mid:].sum() == 0:
             return mid, +1
     return None
+
+
+def whole_head_split(tumour: np.ndarray, reference: np.ndarray, pixel_mm: float) -> tuple[int, int] | None:
+    """healthy_side for a whole RAS-canonical head: around the head's own middle (``reference``, an image on
+    the tumour's grid), moving at most MIDLINE_SHIFT_MM."""
+    return healthy_side(tumour, head_centre_x(np.asarray(reference, np.float32)),
+                        int(round(MIDLINE_SHIFT_MM / pixel_mm)))
 
 
 def head_centre_x(canonical: np.ndarray) -> int:
