@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -112,13 +113,16 @@ def test_cancel_mid_run_leaves_no_layer_and_no_file(qtbot, window, tmp_path):
     assert time.monotonic() - t0 < 1.0
     qtbot.wait(100)
     assert c.seg_layer is None and c.scene.layers == [] and c.measurements is None
-    # an export cancelled before it writes leaves the folder empty
+    # an export cancelled before it writes leaves the folder empty: the pool's threads are held busy
+    # until the cancel is in, so a fast export cannot finish first on a loaded machine
     _inject_truth_segmentation(c)
+    release = threading.Event()
+    holders = [c.runner.submit(release.wait, 30, name="hold") for _ in range(c.runner.max_threads)]
     out = tmp_path / "out"
     export = start_export(c, out)
     export.cancel()
-    with qtbot.waitSignal(export.finished, timeout=10000):
-        pass
+    release.set()
+    assert export.wait(10000) and all(h.wait(10000) for h in holders)
     assert export.outcome == "cancelled"
     assert not out.exists() or list(out.iterdir()) == []
 

@@ -186,6 +186,10 @@ class JobRunner(QObject):
         self._active: list[JobHandle] = []
 
     @property
+    def max_threads(self) -> int:
+        return self._pool.maxThreadCount()
+
+    @property
     def active(self) -> list[JobHandle]:
         return list(self._active)
 
