@@ -1,11 +1,14 @@
 """Batch-1 CPU latency of the tumour-type classifier: plain, TTA + MC dropout, Grad-CAM (run by hand).
 
     .venv/bin/python benchmarks/bench_classify.py [--model NAME] [--runs 100] [--threads N] [--image FILE]
+                                                  [--runtime auto|torch]
 
 Times are end to end from a numpy image (preprocessing included), median over --runs after a warm-up;
 wall-clock and process CPU time are both printed (they differ when other jobs share the CPU).
-Targets: plain <= 15 ms per slice, Grad-CAM <= 60 ms per slice. The default image is a synthetic head-like
-slice, so the benchmark runs without ../shared/data.
+--runtime torch times PyTorch alone (the path on GPUs, or without the model's ONNX export); auto is the
+product's CPU path (ONNX Runtime for the trunk when the model ships it). Targets: plain <= 15 ms per slice,
+Grad-CAM <= 60 ms per slice. The default image is a synthetic head-like slice, so the benchmark runs without
+../shared/data.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--image", default=None, help="an image file to time instead of the synthetic slice")
+    p.add_argument("--runtime", choices=("auto", "torch"), default="auto")
     args = p.parse_args(argv)
 
     import torch
@@ -33,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    clf = load_classifier(args.model, device="cpu")
+    clf = load_classifier(args.model, device="cpu", onnx=args.runtime == "auto")
     from brainlens.core.errors import BrainLensError
 
     try:
@@ -43,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     lat = latency(clf, image, runs=args.runs)
     load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
-    print(f"{clf.tag} on {lat['device']} ({lat['threads']} threads{load}), image {image.shape}, "
+    runtime = "ONNX Runtime trunk" if clf.trunk is not None else "PyTorch"
+    print(f"{clf.tag} on {lat['device']}, {runtime} ({lat['threads']} threads{load}), image {image.shape}, "
           f"median of {args.runs} runs (Grad-CAM {max(10, args.runs // 2)})")
     print(f"{'mode':<36} {'wall ms':>8} {'CPU ms':>8}  target")
     rows = [("plain (1 pass)", "plain", "<= 15 ms"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from brainlens.core.errors import ModelError
 from brainlens.ml import registry
+from brainlens.ml.classifier_onnx import load_trunk
 
 
 def verify(directory: Path) -> list[str]:
@@ -21,10 +22,14 @@ def verify(directory: Path) -> list[str]:
             state, _ = registry.load_weights(name, directory)
             n_params = sum(t.numel() for t in state.values())
             print(f"ok  {name} {entry.version} ({entry.kind}, {entry.dtype}, {n_params:,} values) {entry.sha256[:12]}")
+            if entry.extra.get("onnx") and load_trunk(entry, directory) is not None:
+                print(f"ok  {name} ONNX trunk {entry.extra['onnx']['file']}")
         except ModelError as exc:
             problems.append(str(exc))
-    listed = {e.file for e in entries.values()}
-    for stray in sorted(p.name for p in directory.glob("*.safetensors") if p.name not in listed):
+    listed = {e.file for e in entries.values()} | {e.extra["onnx"]["file"] for e in entries.values()
+                                                   if e.extra.get("onnx")}
+    weights = [*directory.glob("*.safetensors"), *directory.glob("*.onnx")]
+    for stray in sorted(p.name for p in weights if p.name not in listed):
         problems.append(f"{stray} is not in manifest.json (would ship unused); remove it or register it")
     if not entries:
         print(f"note: {directory / registry.MANIFEST} lists no models; the app will run without AI features")

@@ -84,9 +84,11 @@ def test_verify_models_flags_tampering_and_strays(tmp_path: Path) -> None:
                            directory=tmp_path)
     assert verify.verify(tmp_path) == []
     (tmp_path / "old.safetensors").write_bytes(b"x")
+    (tmp_path / "m.features.onnx").write_bytes(b"x")  # an export the manifest no longer lists
     weights = tmp_path / "m.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"\x01")
     problems = verify.verify(tmp_path)
     assert any("SHA-256 mismatch" in p for p in problems)
     assert any(p.startswith("old.safetensors is not in manifest.json") for p in problems)
+    assert any(p.startswith("m.features.onnx is not in manifest.json") for p in problems)
     assert verify.main(["verify_models.py", str(tmp_path)]) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainlens.ml.classifier_preprocess import INPUT_SIZE, prepare, preprocess, to_original_grid
+from brainlens.ml.classifier_preprocess import INPUT_SIZE, prepare, preprocess, to_original_grid, window_percentiles
 
 
 def _head(size=(224, 224), value=200.0, dtype=np.uint8) -> np.ndarray:
@@ -67,3 +67,13 @@ def test_to_original_grid_undoes_crop_and_resize() -> None:
     assert back.shape == img.shape
     r0, r1, c0, c1 = prep.box
     assert back[r0:r1, c0:c1].min() == 1.0 and back.sum() == (r1 - r0) * (c1 - c0)
+
+
+def test_window_percentiles_equal_numpy_for_integer_and_float_slices() -> None:
+    rng = np.random.default_rng(3)
+    cases = [rng.integers(0, 256, (97, 131)), rng.integers(-1024, 3000, (64, 64)),  # PNG-like, CT/DICOM-like
+             np.where(rng.random((50, 40)) < 0.9, 0, 7),  # mostly background
+             rng.normal(size=(80, 80)), np.full((5, 5), 3.0), rng.integers(0, 70000, (30, 30))]  # float, flat, wide
+    for case in cases:
+        grey = case.astype(np.float32)
+        assert window_percentiles(grey) == tuple(float(v) for v in np.percentile(grey, [0.5, 99.5]))

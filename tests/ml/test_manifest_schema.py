@@ -44,6 +44,8 @@ def test_bundled_manifest_passes() -> None:
     (None, "labels", "glioma", "'labels' must be a list"),
     (None, "extra", [1, 2], "'extra' must be an object"),
     (None, "sha256", "abc", "'sha256' must be 64 hex digits"),
+    ("extra", "onnx", {"file": "../x.onnx", "sha256": "0" * 64}, "'extra.onnx' must name a file inside"),
+    ("extra", "onnx", {"file": "x.onnx"}, "'extra.onnx' must name a file"),
 ])
 def test_bad_values_are_refused_in_one_line(tmp_path, section, key, value, fragment) -> None:
     folder = _copy_with(tmp_path, _edited(section, key, value))

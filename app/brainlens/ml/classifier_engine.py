@@ -7,13 +7,15 @@ One forward path serves the product, the CLI, the benchmarks and the evaluation 
 
 Both networks have their only dropout directly before the last linear layer, so Monte-Carlo dropout
 (dropout on, BatchNorm in eval) is computed exactly by sampling masks on the embedding and re-running the
-head: MC samples then cost almost nothing, and a seeded generator makes results reproducible.
+head: MC samples then cost almost nothing, and a seeded generator makes results reproducible. On CPU the body
+runs on ONNX Runtime when the model ships an export of it (ml.classifier_onnx); the rest stays here.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,15 +24,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainlens.core.errors import ModelError
-from brainlens.ml import classifier_ood
+from brainlens.ml import classifier_onnx, classifier_ood
 from brainlens.ml.classifier_default import default_classifier
 from brainlens.ml.classifier_models import CLASS_NAMES, BrainResNet, EffLiteNet, GBMNet, build_model
 from brainlens.ml.device import choose_device
-from brainlens.ml.registry import load_weights
+from brainlens.ml.registry import load_weights, models_dir
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from brainlens.ml.registry import ModelEntry
 
 PREPROCESS_ID = "gbmnet-crop-v1"
@@ -157,6 +157,7 @@ class Classifier:
     entry: ModelEntry | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     cam_net: nn.Module | None = field(default=None, repr=False)  # Grad-CAM's hooked copy, made on first use
+    trunk: classifier_onnx.OnnxTrunk | None = field(default=None, repr=False)  # ONNX Runtime path on CPU
 
     @property
     def tag(self) -> str:
@@ -175,7 +176,10 @@ class Classifier:
         views = torch.cat([x, torch.flip(x, dims=[-1])]) if tta else x
         if self.device.type == "cpu":
             views = views.contiguous(memory_format=torch.channels_last)
-        emb = embed(self.net, views)  # (V*B, D)
+        if self.trunk is not None:
+            emb = self.trunk(classifier_onnx.trunk_input(self.net, views))  # (V*B, D)
+        else:
+            emb = embed(self.net, views)
         logits = head(self.net, emb).unsqueeze(0)  # (1, V*B, C)
         if samples:
             g = torch.Generator().manual_seed(MC_SEED)
@@ -203,9 +207,10 @@ def _entropy(p: torch.Tensor) -> torch.Tensor:
 
 
 def load_classifier(name: str | None = None, device: str = "auto",
-                    directory: Path | str | None = None) -> Classifier:
+                    directory: Path | str | None = None, onnx: bool = True) -> Classifier:
     """Load a bundled classifier (hash-checked safetensors) with its calibration and thresholds.
-    name=None: default_classifier()."""
+    name=None: default_classifier(). On CPU the trunk runs on ONNX Runtime when the model ships an ONNX
+    export (ml.classifier_onnx), unless onnx=False."""
     state, entry = load_weights(name or default_classifier(directory), directory)
     name = entry.name
     if entry.kind != "classifier":
@@ -233,7 +238,9 @@ def load_classifier(name: str | None = None, device: str = "auto",
     net = optimise_for_inference(net, dev)
     ood = classifier_ood.OODStats.from_tensors(ood_tensors, float(extra.get("ood_feature_scale", 1.0))) \
         if ood_tensors else None
-    return Classifier(name=entry.name, version=entry.version, arch=arch, net=net, device=dev,
+    trunk = classifier_onnx.load_trunk(entry, models_dir() if directory is None else Path(directory)) \
+        if onnx and dev.type == "cpu" else None
+    return Classifier(name=entry.name, version=entry.version, arch=arch, net=net, device=dev, trunk=trunk,
                       temperature=float(extra.get("temperature", 1.0)),
                       entropy_threshold=float(extra.get("entropy_threshold", float("inf"))),
                       ood_threshold=float(extra.get("ood_threshold", float("inf"))), ood=ood,

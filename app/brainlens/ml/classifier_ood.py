@@ -11,6 +11,7 @@ Embeddings are divided by one global scale first so the stored tensors are O(1) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -31,6 +32,16 @@ class OODStats:
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
         return {PREFIX + "means": self.means.contiguous(), PREFIX + "precision": self.precision.contiguous()}
+
+    @cached_property
+    def whitening(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(L, means @ L) with precision = L L^T, so a distance is one (D, D) product per embedding instead of
+        one per class; None when the precision is not positive definite (then the direct form is used)."""
+        chol, info = torch.linalg.cholesky_ex(self.precision.double())
+        if int(info) != 0:
+            return None
+        lower = chol.float()
+        return lower, self.means @ lower
 
 
 def split_state(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -59,6 +70,10 @@ def fit(embeddings: np.ndarray, labels: np.ndarray, n_classes: int) -> OODStats:
 def mahalanobis(embeddings: torch.Tensor, stats: OODStats) -> torch.Tensor:
     """(B,) square root of the smallest class-conditional Mahalanobis distance."""
     z = embeddings.float().cpu() / stats.scale
-    diff = z.unsqueeze(1) - stats.means.unsqueeze(0)  # (B, C, D)
-    d2 = torch.einsum("bcd,de,bce->bc", diff, stats.precision, diff)
+    if stats.whitening is not None:
+        lower, white_means = stats.whitening
+        d2 = ((z @ lower).unsqueeze(1) - white_means.unsqueeze(0)).square().sum(-1)  # (B, C)
+    else:
+        diff = z.unsqueeze(1) - stats.means.unsqueeze(0)  # (B, C, D)
+        d2 = torch.einsum("bcd,de,bce->bc", diff, stats.precision, diff)
     return d2.min(dim=1).values.clamp_min(0.0).sqrt()

@@ -39,10 +39,30 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+def window_percentiles(finite: np.ndarray, q: tuple[float, float] = (0.5, 99.5)) -> tuple[float, float]:
+    """np.percentile(finite, q) ('linear' method), from a histogram when every value is an integer in a range
+    below 65536 (PNG, JPEG and DICOM slices): about three times faster than sorting, same values."""
+    flat = finite.ravel()
+    low = float(flat.min())
+    if float(flat.max()) - low >= 65536 or not np.array_equal(flat, np.round(flat)):
+        lo, hi = np.percentile(flat, q)
+        return float(lo), float(hi)
+    cumulative = np.cumsum(np.bincount((flat - low).astype(np.int64)))
+    out = []
+    for quantile in q:
+        position = quantile / 100.0 * (flat.size - 1)
+        below = int(np.floor(position))
+        a, b = np.searchsorted(cumulative, [below, min(below + 1, flat.size - 1)], side="right")
+        t = position - below
+        # numpy's lerp, so ties in rounding come out as np.percentile's
+        out.append(low + (a + (b - a) * t if t < 0.5 else b - (b - a) * (1.0 - t)))
+    return float(out[0]), float(out[1])
+
+
 def robust_uint8(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     """Window 0.5..99.5 percentile to 0..255 so 8-bit JPEGs, 16-bit DICOM and float slices look alike."""
     finite = np.nan_to_num(grey, nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = np.percentile(finite, [0.5, 99.5])
+    lo, hi = window_percentiles(finite)
     if hi - lo < 1e-6:
         lo, hi = float(finite.min()), float(finite.max())
     if hi - lo < 1e-6:

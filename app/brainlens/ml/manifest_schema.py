@@ -95,6 +95,11 @@ def _check_entry(n: int, entry: Any, kinds: tuple[str, ...], dtypes: tuple[str, 
         raise bad("labels", "must be a list of names")
     if entry.get("dtype", dtypes[0]) not in dtypes:
         raise bad("dtype", f"must be one of {', '.join(dtypes)}")
+    onnx = (entry.get("extra") or {}).get("onnx")
+    if onnx is not None and not (isinstance(onnx, dict) and isinstance(onnx.get("file"), str)
+                                 and _FILE.match(onnx["file"]) and ".." not in onnx["file"]
+                                 and isinstance(onnx.get("sha256"), str) and _SHA256.match(onnx["sha256"])):
+        raise bad("extra.onnx", "must name a file inside the models folder and its 64-hex-digit sha256")
     for (section, key), (kind, low, high) in _RANGES.items():
         block = entry.get(section) or {}
         if key in block:

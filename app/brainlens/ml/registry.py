@@ -200,6 +200,26 @@ def write_weights(state_dict: Mapping[str, torch.Tensor], name: str, version: st
                 break
         else:
             rows.append(entry.to_dict())
-        text = json.dumps({"models": rows}, indent=2) + "\n"
-        _atomic_write(base / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        _write_manifest_rows(base, rows)
     return entry
+
+
+def _write_manifest_rows(base: Path, rows: list[dict[str, Any]]) -> None:
+    text = json.dumps({"models": rows}, indent=2) + "\n"
+    _atomic_write(base / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def update_extra(name: str, changes: Mapping[str, Any], directory: Path | str | None = None) -> ModelEntry:
+    """Merge ``changes`` into an existing entry's ``extra`` (a derived file such as the ONNX export; a None
+    value removes the key); the weights and their hash are left as they are."""
+    base = _dir(directory)
+    changes = json.loads(json.dumps(dict(changes)))
+    with _manifest_lock(base):
+        rows = _read_manifest_rows(base)
+        for row in rows:
+            if row.get("name") == name:
+                merged = {**(row.get("extra") or {}), **changes}
+                row["extra"] = {k: v for k, v in merged.items() if not (k in changes and v is None)}
+                _write_manifest_rows(base, rows)
+                return ModelEntry.from_dict(row)
+    raise ModelError(f"unknown model '{name}'; cannot update its manifest entry")

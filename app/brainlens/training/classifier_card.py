@@ -106,7 +106,8 @@ def _model_section(name: str, m: dict[str, Any]) -> list[str]:
             f"on flagged; {_pct(t['errors_flagged'])} of the errors are flagged.",
             f"- OOD flag: Mahalanobis score > {cal['ood_threshold']:.2f}; flags {_pct(t['ood_rate'])} of the "
             f"(in-distribution) test slices ({_pct(v['ood_flagged'])} of validation).",
-            f"- Latency per slice, batch 1, {lat['device']}, {lat['threads']} thread(s), median of {lat['runs']} "
+            f"- Latency per slice, batch 1, {lat['device']} ({lat.get('runtime', 'PyTorch')}), {lat['threads']} "
+            f"thread(s), median of {lat['runs']} "
             f"(wall-clock / CPU time; 1-min load average {lat.get('load_average_1min', 'n/a')}): plain "
             f"{lat['plain_ms']:.1f} / {lat['plain_cpu_ms']:.1f} ms, TTA + {lat['mc_samples']} MC samples "
             f"{lat['mc_tta_ms']:.1f} / {lat['mc_tta_cpu_ms']:.1f} ms, Grad-CAM {lat['gradcam_ms']:.1f} / "
@@ -223,7 +224,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         for k, v in m["calibration"]["rules"].items():
             out.append(f"- {name} {k}: {v}")
     out += ["", "## Hardware of this evaluation", "",
-            f"{hw['cpu']}; Python {hw['python']}, torch {hw['torch']}, {hw['platform']}. Latencies were measured "
+            f"{hw['cpu']}; Python {hw['python']}, torch {hw['torch']}, onnxruntime {hw.get('onnxruntime', 'n/a')}, "
+            f"{hw['platform']}. Latencies were measured "
             "while other training jobs shared the CPU (see load average), so they are upper bounds for this "
             "machine. CPU time is the process CPU time per slice (all threads): what one otherwise idle core "
             "needs; it is the figure compared with the targets, next to the wall-clock measured here.", "",

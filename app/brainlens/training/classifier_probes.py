@@ -120,7 +120,8 @@ def _latency(clf: Classifier, image: np.ndarray, runs: int) -> dict[str, float |
 
     label = classify(image, clf).label
     out: dict[str, float | int | str] = {"mc_samples": clf.mc_samples, "threads": torch.get_num_threads(),
-                                         "device": str(clf.device), "runs": runs}
+                                         "device": str(clf.device), "runs": runs,
+                                         "runtime": "ONNX Runtime trunk" if clf.trunk is not None else "PyTorch"}
     if hasattr(os, "getloadavg"):
         out["load_average_1min_before"] = round(os.getloadavg()[0], 2)
     timings = {"plain": (lambda: classify(image, clf, mc_samples=0, tta=False), runs),

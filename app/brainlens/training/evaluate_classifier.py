@@ -43,12 +43,23 @@ from brainlens.training.evaluate_classifier_study import (
     calibrate_with_studies,
     study_timing,
 )
+from brainlens.training.export_onnx import export_classifier_trunk
 
 EXPORT = {"brainresnet": {"version": "1.0", "half": False}, "gbmnet": {"version": "1.0", "half": True},
           "efflite0": {"version": "1.1", "half": False}}  # 1.1: model A3 (slice set v3)
+ONNX_ARCHS = ("efflite0",)  # trunk exported for ONNX Runtime (ml.classifier_onnx)
 OOD_PERCENTILE = 99.0
 TARGET_CONFIDENT_ACC = 0.99
 MAX_FLAGGED = 0.20
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def _log(msg: str) -> None:
@@ -223,6 +234,8 @@ def evaluate_arch(arch: str, args: argparse.Namespace, data: dict, models: Path)
         cal, ood = calibrate(arch, net, data, args.mc_samples)
         more = None
     exported = export(arch, net, cal, ood, ckpt, models, more)
+    if arch in ONNX_ARCHS:  # the product's CPU path, so the test figures and latency below are the product's
+        exported["onnx"] = export_classifier_trunk(arch, models)
     _log(f"{arch}: exported {exported['file']} ({exported['bytes'] / 1e6:.1f} MB); testing through the engine")
     clf = load_classifier(arch, device="cpu", directory=models)
     if study_eval is not None:
@@ -301,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                     "dedup": data["summary"], "split_sha256": sha256_file(cache / "split.json"),
                     "colour_check": colour_check(data, Path(args.data))}
     card["hardware"] = {"cpu": f"{_cpu_name()} ({os.cpu_count()} logical CPUs)", "python": platform.python_version(),
-                        "torch": torch.__version__, "platform": platform.platform()}
+                        "torch": torch.__version__, "onnxruntime": _version("onnxruntime"),
+                        "platform": platform.platform()}
     for arch in args.arch:
         card["models"][arch] = evaluate_arch(arch, args, data, models)
         card["generated"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
