@@ -157,3 +157,18 @@ def test_colour_pictures_are_out_of_distribution_grey_rgb_is_not(clf) -> None:
     res = classify(colour, clf)
     assert res.ood and res.ood_reason == "colour"
     assert classify(grey_rgb, clf).ood_reason is None
+
+
+def test_efficientnet_lite_input_size_travels_through_the_manifest(tmp_path) -> None:
+    """A model fine-tuned at another input size records it; the engine rebuilds the network at that size."""
+    assert build_model("efflite0", input_size=192).input_size == 192
+    with pytest.raises(ValueError, match="fixed input size"):
+        build_model("brainresnet", input_size=192)
+    directory = export_random_classifier(tmp_path, arch="efflite0", extra={"input_size": 128})
+    model = load_classifier("efflite0", device="cpu", directory=directory)
+    assert model.net.input_size == 128
+    seen = []
+    hook = model.net.features[1].register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:])))
+    classify(head_like(), model, mc_samples=0, tta=False)
+    hook.remove()
+    assert seen == [(128, 128)]

@@ -87,3 +87,19 @@ def test_selection_by_balanced_accuracy_keeps_the_more_accurate_epoch() -> None:
     tie = {"loss": 0.32, "balanced_acc": 0.97}
     assert selection_score(tie, "balanced_acc") > selection_score(late, "balanced_acc")  # the loss breaks ties
     assert selection_score({"loss": 0.30004, "balanced_acc": 0.9}, "loss") == selection_score(early, "loss")
+
+
+def test_run_network_rebuilds_the_input_size_the_run_was_trained_at(tmp_path: Path) -> None:
+    import torch
+
+    from brainlens.ml.classifier_models import build_model
+    from brainlens.training.evaluate_classifier_study import run_network
+
+    run = tmp_path / "efflite0"
+    run.mkdir()
+    torch.save({"model": build_model("efflite0", input_size=96).state_dict(), "epoch": 3}, run / "best.pt")
+    (run / "train_summary.json").write_text(json.dumps({"args": {"input_size": 96, "holdout_fold": 2}}))
+    net, ckpt = run_network(run, "efflite0")
+    assert net.input_size == 96 and ckpt["epoch"] == 3 and not net.training
+    (run / "train_summary.json").unlink()  # a run still in progress: the default size
+    assert run_network(run, "efflite0")[0].input_size == 160

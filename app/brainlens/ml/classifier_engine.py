@@ -224,7 +224,7 @@ def load_classifier(name: str | None = None, device: str = "auto",
     arch = str(extra.get("arch", name))
     net_state, ood_tensors = classifier_ood.split_state(state)
     try:
-        net = build_model(arch)
+        net = build_model(arch, input_size=extra.get("input_size"))
         net.load_state_dict(net_state)
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"model '{name}' weights do not fit architecture {arch!r}: reinstall BrainLens") from exc

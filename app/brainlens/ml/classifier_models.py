@@ -171,11 +171,16 @@ def load_imagenet_lite0(net: EffLiteNet) -> None:
 ARCHITECTURES = {"gbmnet": GBMNet, "brainresnet": BrainResNet, "efflite0": EffLiteNet}
 
 
-def build_model(arch: str, num_classes: int = len(CLASS_NAMES)) -> nn.Module:
-    try:
+def build_model(arch: str, num_classes: int = len(CLASS_NAMES), input_size: int | None = None) -> nn.Module:
+    """input_size: the side the network resizes its 256-px input to (EfficientNet-Lite only; its weights fit
+    any size, so a model fine-tuned at another size records it in the manifest)."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    if input_size is None:
         return ARCHITECTURES[arch](num_classes=num_classes)
-    except KeyError:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}") from None
+    if arch != "efflite0":
+        raise ValueError(f"architecture {arch!r} has a fixed input size")
+    return EffLiteNet(num_classes=num_classes, input_size=int(input_size))
 
 
 def count_parameters(model: nn.Module) -> int:

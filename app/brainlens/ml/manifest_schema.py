@@ -29,6 +29,7 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("extra", "mc_samples"): ("int", 1, 256),
     ("extra", "init_filters"): ("int", 1, 256),
     ("extra", "dropout"): ("num", 0.0, 0.99),
+    ("extra", "input_size"): ("int", 32, 1024),
     ("input", "size"): ("size", 8, 4096),
     ("input", "patch"): ("size", 8, 1024),
     ("input", "spacing_mm"): ("numlist", 0.05, 50.0),

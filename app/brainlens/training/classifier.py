@@ -119,7 +119,7 @@ def train(args: argparse.Namespace) -> Path:
     recipe = RECIPES[args.arch]
     device = torch.device("cuda" if torch.cuda.is_available() else
                           "mps" if torch.backends.mps.is_available() else "cpu")
-    model = build_model(args.arch)
+    model = build_model(args.arch, input_size=args.input_size)
     resuming = args.resume and (out / "last.pt").exists()
     if args.init_run and not resuming:
         model.load_state_dict(init_weights(Path(args.init_run), args.arch, args.holdout_fold))
@@ -231,6 +231,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-2d", type=int, default=None, help="use at most this many 2D train images")
     p.add_argument("--init-run", default=None,
                    help="start from this earlier run's best weights (same --arch and --holdout-fold)")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="efflite0: side the network resizes its 256-px input to (default 160); --init-run "
+                        "weights fit any size")
     p.add_argument("--lr-scale", type=float, default=1.0, help="multiply the recipe's learning rate (fine-tuning)")
     p.add_argument("--holdout-fold", type=int, default=None,
                    help="3D patients of this fold (1 or 2) are never trained on")

@@ -30,7 +30,7 @@ import torch
 
 from brainlens.ml import classifier_ood
 from brainlens.ml.classifier_engine import PREPROCESS_ID, Classifier, from_network, load_classifier
-from brainlens.ml.classifier_models import CLASS_NAMES, build_model, count_parameters
+from brainlens.ml.classifier_models import CLASS_NAMES, count_parameters
 from brainlens.ml.classify import MAX_CHROMA, chroma, classify_many, read_image
 from brainlens.ml.registry import models_dir, sha256_file, write_weights
 from brainlens.training import metrics
@@ -41,6 +41,7 @@ from brainlens.training.evaluate_classifier_study import (
     PRETRAINED_SOURCE,
     STUDY_ARCHS,
     calibrate_with_studies,
+    run_network,
     study_timing,
 )
 from brainlens.training.export_onnx import export_classifier_trunk
@@ -156,6 +157,8 @@ def export(arch: str, net: torch.nn.Module, cal: dict, ood: classifier_ood.OODSt
                                                   "ood_feature_scale", "mc_samples", "tta")},
              "rules": cal["rules"], "epoch": int(ckpt.get("epoch", 0)), "parameters": count_parameters(net),
              "card": "classifier_card.md", **(more or {})}
+    if hasattr(net, "input_size"):  # EfficientNet-Lite: the size it was trained at
+        extra["input_size"] = int(net.input_size)
     cfg = EXPORT[arch]
     entry = write_weights(state, arch, cfg["version"], "classifier",
                           input={"size": [256, 256], "channels": 1, "preprocess": PREPROCESS_ID},
@@ -220,10 +223,7 @@ def colour_check(data: dict, data_dir: Path) -> dict:
 
 def evaluate_arch(arch: str, args: argparse.Namespace, data: dict, models: Path) -> dict:
     run = Path(args.runs) / arch
-    ckpt = torch.load(run / "best.pt", map_location="cpu", weights_only=True)
-    net = build_model(arch)
-    net.load_state_dict(ckpt["model"])
-    net.eval()
+    net, ckpt = run_network(run, arch)
     study_eval = None
     if arch in STUDY_ARCHS and Path(args.volumes).is_dir():
         cal, ood, study_eval = calibrate_with_studies(arch, net, run, data, args, _log)

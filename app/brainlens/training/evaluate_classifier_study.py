@@ -51,6 +51,15 @@ def held_out_fold(run: Path) -> int | None:
     return run_args(run).get("holdout_fold")
 
 
+def run_network(run: Path, arch: str) -> tuple[torch.nn.Module, dict]:
+    """A training run's best network (eval mode, at the input size it was trained at) and its checkpoint."""
+    ckpt = torch.load(run / "best.pt", map_location="cpu", weights_only=True)
+    trained = run_args(run) if (run / "train_summary.json").exists() else {}  # still training: default size
+    net = build_model(arch, input_size=trained.get("input_size"))
+    net.load_state_dict(ckpt["model"])
+    return net.eval(), ckpt
+
+
 def temperature_only(net: torch.nn.Module, arch: str, data: dict) -> Classifier:
     """A fold model wrapped in the engine with a validation-fitted temperature (plain path)."""
     from brainlens.training.evaluate_classifier import _batched_logits, _mean_probs
@@ -80,9 +89,7 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     for other in args.fold_runs:
         other_run = Path(other) / arch
         fold = held_out_fold(other_run)
-        other_net = build_model(arch)
-        other_net.load_state_dict(torch.load(other_run / "best.pt", map_location="cpu", weights_only=True)["model"])
-        scorers[fold] = temperature_only(other_net.eval(), arch, data)
+        scorers[fold] = temperature_only(run_network(other_run, arch)[0], arch, data)
         fold_models[str(fold)] = str(other_run)
         log(f"{arch}: fold model {other_run} (held-out fold {fold}), T={scorers[fold].temperature:.3f}")
     va = np.array(data["split"]["val"])

@@ -34,14 +34,12 @@ class FoldClassifiers:
 
 def load_fold_classifiers(runs: list[Path], data_2d: Path, cache: Path, volumes_root: Path,
                           models_dir: Path | None = None, arch: str = "efflite0") -> FoldClassifiers:
-    import torch
 
     from brainlens.ml.classifier_default import default_classifier
-    from brainlens.ml.classifier_models import build_model
     from brainlens.ml.registry import get_entry
     from brainlens.training.classifier_data import build_dataset
     from brainlens.training.classifier_slices import find_studies, patient_folds
-    from brainlens.training.evaluate_classifier_study import held_out_fold, temperature_only
+    from brainlens.training.evaluate_classifier_study import held_out_fold, run_network, temperature_only
 
     data = build_dataset(data_2d, cache)
     rule = get_entry(default_classifier(models_dir), models_dir).extra["study_rule"]  # the manifest row only
@@ -52,9 +50,7 @@ def load_fold_classifiers(runs: list[Path], data_2d: Path, cache: Path, volumes_
         fold = held_out_fold(d)
         if fold is None:
             raise SystemExit(f"{run}: a classifier trained on every 3D patient cannot judge any of them")
-        net = build_model(arch)
-        net.load_state_dict(torch.load(d / "best.pt", map_location="cpu", weights_only=True)["model"])
-        clf = temperature_only(net.eval(), arch, data)
+        clf = temperature_only(run_network(d, arch)[0], arch, data)
         clf.extra["study_rule"] = rule
         by_fold[int(fold)] = clf
         names[int(fold)] = str(d)
