@@ -23,6 +23,8 @@ import torch
 from torch import nn
 
 from brainlens.core.errors import ModelError
+from brainlens.io.atomic import atomic_write
+from brainlens.ml.registry import sha256_file
 
 if TYPE_CHECKING:
     from brainlens.ml.registry import ModelEntry
@@ -90,8 +92,6 @@ def load_trunk(entry: ModelEntry, directory: Path) -> OnnxTrunk | None:
     except ImportError:
         log.info("onnxruntime is not installed: %s runs on PyTorch alone", entry.name)
         return None
-    from brainlens.ml.registry import sha256_file
-
     path = directory / str(spec.get("file", ""))
     if not path.is_file():
         raise ModelError(f"model '{entry.name}' ONNX file {spec.get('file')} is missing: reinstall BrainLens")
@@ -129,7 +129,5 @@ def export_trunk(net: nn.Module, path: Path) -> float:
     diff = float(np.abs(got - expected).max())
     if not diff <= MAX_ABS_DIFF:
         raise ModelError(f"ONNX export differs from PyTorch by {diff:.2g} (limit {MAX_ABS_DIFF:g}); not written")
-    from brainlens.io.atomic import atomic_write
-
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()), mode=0o644)
     return diff

@@ -41,7 +41,7 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 
 def window_percentiles(finite: np.ndarray, q: tuple[float, float] = (0.5, 99.5)) -> tuple[float, float]:
     """np.percentile(finite, q) ('linear' method), from a histogram when every value is an integer in a range
-    below 65536 (PNG, JPEG and DICOM slices): about three times faster than sorting, same values."""
+    below 65536 (PNG, JPEG and DICOM slices): about four times faster than sorting, same values."""
     flat = finite.ravel()
     low = float(flat.min())
     if float(flat.max()) - low >= 65536 or not np.array_equal(flat, np.round(flat)):

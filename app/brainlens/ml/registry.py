@@ -210,16 +210,15 @@ def _write_manifest_rows(base: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def update_extra(name: str, changes: Mapping[str, Any], directory: Path | str | None = None) -> ModelEntry:
-    """Merge ``changes`` into an existing entry's ``extra`` (a derived file such as the ONNX export; a None
-    value removes the key); the weights and their hash are left as they are."""
+    """Merge ``changes`` into an existing entry's ``extra`` (a derived file such as the ONNX export); the
+    weights and their hash are left as they are."""
     base = _dir(directory)
     changes = json.loads(json.dumps(dict(changes)))
     with _manifest_lock(base):
         rows = _read_manifest_rows(base)
         for row in rows:
             if row.get("name") == name:
-                merged = {**(row.get("extra") or {}), **changes}
-                row["extra"] = {k: v for k, v in merged.items() if not (k in changes and v is None)}
+                row["extra"] = {**(row.get("extra") or {}), **changes}
                 _write_manifest_rows(base, rows)
                 return ModelEntry.from_dict(row)
     raise ModelError(f"unknown model '{name}'; cannot update its manifest entry")

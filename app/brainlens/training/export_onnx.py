@@ -22,8 +22,7 @@ from brainlens.ml.registry import get_entry, models_dir, sha256_file, update_ext
 def export_classifier_trunk(name: str, models: Path) -> dict:
     """Write <name>.features.onnx from the hash-checked weights and record it in the entry's ``extra.onnx``."""
     get_entry(name, models)  # unknown model or folder: one line, nothing written
-    update_extra(name, {"onnx": None}, models)  # the PyTorch path defines the reference, not an old export
-    clf = load_classifier(name, device="cpu", directory=models)
+    clf = load_classifier(name, device="cpu", directory=models, onnx=False)  # PyTorch is the reference
     path = models / f"{name}{classifier_onnx.SUFFIX}"
     diff = classifier_onnx.export_trunk(clf.net, path)
     spec = {"file": path.name, "sha256": sha256_file(path), "opset": classifier_onnx.OPSET,
