@@ -181,3 +181,14 @@ def test_mirrored_healthy_head_has_no_lesion_and_none_when_it_crosses_the_midlin
     assert (head > 50).mean() > 0.5 * (data > 50).mean()  # still a head
     mask[6:34, 10:20, 3:8] = 1  # now it reaches well across the middle (beyond the 8 mm the plane may move)
     assert mirrored_head(data, mask, pixel_mm=1.0) is None
+
+
+def test_grad_cam_setting_is_the_best_pointer_that_fits_the_time_budget() -> None:
+    from brainlens.training.classifier_study import CAM_SETTINGS, pick_cam_setting
+
+    single, flip, four = (-1, "single"), (-1, "flip"), (-1, "shift+flip")
+    rates = {s: 0.5 for s in CAM_SETTINGS} | {single: 0.80, flip: 0.90, four: 0.95}
+    cost = {s: 20.0 for s in CAM_SETTINGS} | {flip: 40.0, four: 80.0}
+    assert pick_cam_setting(rates, cost, budget_ms=100.0) == four
+    assert pick_cam_setting(rates, cost, budget_ms=60.0) == flip  # four views are over the budget
+    assert pick_cam_setting(rates, {s: 500.0 for s in CAM_SETTINGS}, budget_ms=60.0) == CAM_SETTINGS[0]

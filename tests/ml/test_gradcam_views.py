@@ -25,7 +25,7 @@ def test_each_view_is_moved_back_before_averaging() -> None:
         np.testing.assert_allclose(_undo_views(seen, views), heat, atol=1e-6)
 
 
-@pytest.mark.parametrize("views", ["single", "shift+flip"])
+@pytest.mark.parametrize("views", ["single", "flip", "shift+flip"])
 def test_manifest_views_give_a_map_on_the_image_grid(tmp_path: Path, views: str) -> None:
     from brainlens.ml.classifier_engine import load_classifier
     from brainlens.ml.gradcam import gradcam

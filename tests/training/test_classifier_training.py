@@ -56,6 +56,10 @@ def test_init_run_continues_from_its_weights_and_refuses_another_holdout(tmp_pat
     assert all(torch.equal(first[k], second[k]) for k in first if "running" not in k and "num_batches" not in k)
     with pytest.raises(SystemExit, match="held out fold"):
         main(args + ["--out", str(tmp_path / "c"), "--init-run", str(tmp_path / "a"), "--holdout-fold", "2"])
+    with pytest.raises(SystemExit, match="another data split"):  # --seed moves images between the splits
+        main(args + ["--out", str(tmp_path / "d"), "--init-run", str(tmp_path / "a"), "--seed", "1"])
+    # --run-seed draws the run anew on the same split: allowed
+    assert main(args + ["--out", str(tmp_path / "e"), "--init-run", str(tmp_path / "a"), "--run-seed", "1"]) == 0
 
 
 def test_mirrored_slice_is_tumour_free_and_refused_when_the_lesion_crosses() -> None:
@@ -103,3 +107,17 @@ def test_run_network_rebuilds_the_input_size_the_run_was_trained_at(tmp_path: Pa
     assert net.input_size == 96 and ckpt["epoch"] == 3 and not net.training
     (run / "train_summary.json").unlink()  # a run still in progress: the default size
     assert run_network(run, "efflite0")[0].input_size == 160
+
+
+def test_repeat_3d_shows_each_training_fold_slice_that_often(monkeypatch, tmp_path: Path) -> None:
+    from brainlens.training import classifier
+
+    fake = {"images": np.arange(3, dtype=np.uint8)[:, None, None] * np.ones((3, 4, 4), np.uint8),
+            "labels": np.array([0, 2, 0]), "slices": [{"fold": 1}, {"fold": 1}, {"fold": 2}]}
+    monkeypatch.setattr(classifier, "build_slice_set", lambda *a, **k: fake)
+    data = {"split": {"train": [0, 1]}, "images": np.full((2, 4, 4), 9, np.uint8), "labels": np.array([1, 3])}
+    for repeat, expected in ((1, [1, 3, 0, 2]), (2, [1, 3, 0, 2, 0, 2])):
+        args = classifier.parse_args(["--volumes", str(tmp_path), "--holdout-fold", "2", "--repeat-3d", str(repeat)])
+        images, labels, n_3d = classifier.training_set(args, data)
+        assert labels.tolist() == expected and n_3d == len(expected) - 2
+        assert 2 not in images[2:, 0, 0]  # the held-out fold's slice never enters, however often the rest repeat

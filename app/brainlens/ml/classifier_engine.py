@@ -117,6 +117,7 @@ def optimise_for_inference(net: nn.Module, device: torch.device) -> nn.Module:
 CAM_VIEWS: dict[str, tuple[tuple[int, int, bool], ...]] = {
     "single": ((0, 0, False),),
     "shift": ((0, 0, False), (16, 16, False)),
+    "flip": ((0, 0, False), (0, 0, True)),
     "shift+flip": ((0, 0, False), (16, 16, False), (0, 0, True), (16, 16, True)),
 }
 

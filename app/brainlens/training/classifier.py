@@ -83,7 +83,9 @@ def training_set(args: argparse.Namespace, data: dict) -> tuple[np.ndarray, np.n
         return images, labels, 0
     slices = build_slice_set(Path(args.volumes), Path(args.cache or Path(args.out) / "cache"), seed=args.seed,
                              version=args.slice_set)
-    keep = training_indices(slices, args.holdout_fold)
+    # --repeat-3d > 1 shows each 3D slice that often per epoch (each copy augmented anew): the 3D slices are
+    # a quarter of the set, yet their hardest tumour-free ones set the study rule's threshold.
+    keep = np.tile(training_indices(slices, args.holdout_fold), max(1, args.repeat_3d))
     return (np.concatenate([images, slices["images"][keep]]), np.concatenate([labels, slices["labels"][keep]]),
             len(keep))
 
@@ -97,10 +99,14 @@ def selection_score(val: dict, select_by: str) -> tuple[float, ...]:
     return (loss_score,)
 
 
-def init_weights(run: Path, arch: str, holdout_fold: int | None) -> dict:
+def init_weights(run: Path, arch: str, holdout_fold: int | None, seed: int = 0) -> dict:
     """Best weights of an earlier run of the same recipe, refused unless it held out the same 3D patients
     (starting from a model that saw this run's held-out patients would leak them into its scores)."""
     summary = json.loads((run / arch / "train_summary.json").read_text())
+    if summary["args"].get("seed", 0) != seed:
+        raise SystemExit(f"--init-run {run} was trained with --seed {summary['args'].get('seed', 0)}, this run uses "
+                         f"{seed}: another data split, so its weights saw some of this run's validation and test "
+                         "images (use --run-seed for another draw of the same split)")
     if summary["args"].get("holdout_fold") != holdout_fold:
         raise SystemExit(f"--init-run {run} held out fold {summary['args'].get('holdout_fold')}, this run holds "
                          f"out {holdout_fold}: its weights may have seen this run's held-out patients")
@@ -109,7 +115,10 @@ def init_weights(run: Path, arch: str, holdout_fold: int | None) -> dict:
 
 def train(args: argparse.Namespace) -> Path:
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    # --seed fixes the data (2D split, 3D patient folds); --run-seed only the run's own randomness (order,
+    # augmentation, dropout), so a rerun with another run seed never moves an image between splits.
+    run_seed = args.seed if args.run_seed is None else args.run_seed
+    torch.manual_seed(run_seed)
     out = Path(args.out) / args.arch
     out.mkdir(parents=True, exist_ok=True)
     data = build_dataset(Path(args.data), Path(args.cache or Path(args.out) / "cache"), seed=args.seed)
@@ -122,7 +131,7 @@ def train(args: argparse.Namespace) -> Path:
     model = build_model(args.arch, input_size=args.input_size)
     resuming = args.resume and (out / "last.pt").exists()
     if args.init_run and not resuming:
-        model.load_state_dict(init_weights(Path(args.init_run), args.arch, args.holdout_fold))
+        model.load_state_dict(init_weights(Path(args.init_run), args.arch, args.holdout_fold, args.seed))
     elif recipe.get("pretrained") == "imagenet" and not resuming:
         load_imagenet_lite0(model)
     for module in list(model.features)[:recipe.get("frozen_features", 0)]:
@@ -151,8 +160,8 @@ def train(args: argparse.Namespace) -> Path:
     log = (out / "train.log.jsonl").open("a")
     while state["epoch"] < args.epochs and state["bad_epochs"] < args.patience and state["elapsed"] < budget:
         epoch = state["epoch"]
-        g = torch.Generator().manual_seed(args.seed * 1000 + epoch)  # per-epoch seed: exact resume
-        rng = np.random.default_rng(args.seed * 1000 + epoch)
+        g = torch.Generator().manual_seed(run_seed * 1000 + epoch)  # per-epoch seed: exact resume
+        rng = np.random.default_rng(run_seed * 1000 + epoch)
         model.train()
         t0, t_epoch_start = time.time(), state["elapsed"]
         run_loss, seen = 0.0, 0
@@ -221,13 +230,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="validation figure that picks best.pt (balanced_acc: ties broken by loss)")
     p.add_argument("--max-minutes", type=float, default=60.0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="data seed: the 2D split and the 3D patient folds")
+    p.add_argument("--run-seed", type=int, default=None,
+                   help="seed of the run's order, augmentation and dropout (default: --seed)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--cache", default=None, help="preprocessed-data cache (default <out>/cache)")
     p.add_argument("--volumes", default=None,
                    help="data root with brats/ and lgg-flair/: add their axial slices (patient-wise folds)")
     p.add_argument("--slice-set", choices=SLICE_SETS, default=LATEST_SLICE_SET,
                    help="version of the 3D-study slice set (training.classifier_slices)")
+    p.add_argument("--repeat-3d", type=int, default=1,
+                   help="with --volumes: each 3D-study slice appears this many times per epoch")
     p.add_argument("--max-2d", type=int, default=None, help="use at most this many 2D train images")
     p.add_argument("--init-run", default=None,
                    help="start from this earlier run's best weights (same --arch and --holdout-fold)")

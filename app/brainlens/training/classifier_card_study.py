@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from brainlens.training.classifier_probes import GRADCAM_TARGET_MS
 from brainlens.training.classifier_slices import LOW_RES_P, PARTIAL_FOV_P
 
 TARGET_BRATS = 15 / 16
@@ -72,6 +73,14 @@ def study_targets(study: dict) -> list[tuple[str, str, bool]]:
     ]
 
 
+def _cam_cost(study: dict) -> str:
+    ms = study.get("cam_setting_cpu_ms")
+    if not ms:
+        return ""
+    return (f"; CPU ms per slice on one thread {ms}, settings over {GRADCAM_TARGET_MS:g} ms were not "
+            "eligible")
+
+
 def study_section(study: dict) -> list[str]:
     f = study_figures(study)
     rule = study["rule"]
@@ -84,7 +93,10 @@ def study_section(study: dict) -> list[str]:
            + (", and partial fields of view and coarse in-plane pixels on "
               f"{100 * (PARTIAL_FOV_P + LOW_RES_P):.0f} % of all slices"
               if study["training_slices"].get("slice_set", "v3") != "v3" else "")
-           + f" (slice set {study['training_slices'].get('slice_set', 'v3')}). Patients are split into two "
+           + f" (slice set {study['training_slices'].get('slice_set', 'v3')})"
+           + (f"; the last fine-tuning run showed each of them {study['training_slices']['repeat_3d']} times per "
+              "epoch" if study["training_slices"].get("repeat_3d", 1) > 1 else "")
+           + ". Patients are split into two "
            f"folds per source ({study['n_patients']}). Each study below was scored only by a model that never "
            f"trained on its patient (fold models: {study['fold_models']}); folds scored: {study['folds_scored']}.",
            "",
@@ -143,7 +155,7 @@ def study_section(study: dict) -> list[str]:
             + "; ".join(f"{k}: {v['hits']}/{v['n']}" for k, v in cam.items()) + f"). Grad-CAM layer: feature stage "
             f"{study['cam_stage']}, views averaged: {study.get('cam_views', 'single')} (CAM_VIEWS); "
             f"chosen on the product model's training-fold studies (rates "
-            f"{ {k: round(v, 3) for k, v in study['cam_stage_tuning'].items()} }).", ""]
+            f"{ {k: round(v, 3) for k, v in study['cam_stage_tuning'].items()} })" + _cam_cost(study) + ".", ""]
     t = study.get("timing") or {}
     if t:
         out += [f"Study timing: classify_study on {t['case']} ({t['n_slices']} axial slices, {t['slices_classified']}"

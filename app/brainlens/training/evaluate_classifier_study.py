@@ -99,15 +99,17 @@ def calibrate_with_studies(arch: str, net: torch.nn.Module, run: Path, data: dic
     folds = {k: int(v) for k, v in slices["folds"].items()}
     tuning = [s for s in studies if folds[s.patient] != holdout][:args.cam_tuning_studies]
     log(f"{arch}: choosing the Grad-CAM setting on {len(tuning)} training-fold studies")
-    setting, setting_rates = choose_cam_setting(clf, tuning)
+    setting, setting_rates, setting_ms = choose_cam_setting(clf, tuning)
     study = evaluate_studies(scorers, studies, folds, bags, setting, log=lambda m: log(f"{arch}: {m}"),
                              brats_sequences=tuple(args.brats_sequences), thick_mm=args.thick_mm or None)
     study["cam_stage_tuning"] = setting_rates
+    study["cam_setting_cpu_ms"] = setting_ms
     study["healthy_template"] = healthy_template_rows(clf, StudyRule.from_dict(study["rule"]))
     study["product_held_out_fold"] = holdout
     study["fold_models"] = fold_models
     study["n_patients"] = {src: sum(s.source == src for s in studies) for src in sorted({s.source for s in studies})}
-    study["training_slices"] = {"n": int(len(keep)), "held_out_fold": holdout, "slice_set": slice_set}
+    study["training_slices"] = {"n": int(len(keep)), "held_out_fold": holdout, "slice_set": slice_set,
+                                "repeat_3d": int(run_args(run).get("repeat_3d", 1))}
     study["weights_source"] = PRETRAINED_SOURCE
     study["evaluated"] = {"brats_sequences": list(args.brats_sequences), "thick_mm": args.thick_mm,
                           "cam_tuning_studies": len(tuning), "ood_fit_2d_images": args.ood_fit_2d}
