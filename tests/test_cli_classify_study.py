@@ -142,9 +142,6 @@ def _template_verdict(tmp_path, capsys, monkeypatch) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.xfail(strict=True, reason="efflite0 1.1 with the adjacent-slice study rule (fitted on validation "
-                   "bags) calls the skull-stripped 1 mm MNI152 average 'glioma' at P 0.86, flagged uncertain "
-                   "(3 and 6 mm: no tumour); see models/classifier_card.md")
 def test_bundled_model_says_no_tumour_on_a_healthy_template(tmp_path, capsys, monkeypatch) -> None:
     assert _template_verdict(tmp_path, capsys, monkeypatch)["label"] == "notumor"
 

@@ -47,7 +47,7 @@ from brainlens.training.evaluate_classifier_study import (
 from brainlens.training.export_onnx import export_classifier_trunk
 
 EXPORT = {"brainresnet": {"version": "1.0", "half": False}, "gbmnet": {"version": "1.0", "half": True},
-          "efflite0": {"version": "1.1", "half": False}}  # 1.1: model A3 (slice set v3)
+          "efflite0": {"version": "1.2", "half": False}}  # 1.2: model A9 (A3 fine-tuned at 192 px on slice set v4)
 ONNX_ARCHS = ("efflite0",)  # trunk exported for ONNX Runtime (ml.classifier_onnx)
 OOD_PERCENTILE = 99.0
 TARGET_CONFIDENT_ACC = 0.99
