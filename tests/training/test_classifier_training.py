@@ -121,3 +121,36 @@ def test_repeat_3d_shows_each_training_fold_slice_that_often(monkeypatch, tmp_pa
         images, labels, n_3d = classifier.training_set(args, data)
         assert labels.tolist() == expected and n_3d == len(expected) - 2
         assert 2 not in images[2:, 0, 0]  # the held-out fold's slice never enters, however often the rest repeat
+
+
+def _write_study(folder: Path, stem: str, sequences: tuple[str, ...], mask_name: str) -> None:
+    """A 1-mm head (ellipsoid of noise) with a lesion in its middle slices: many tumour-free slices above and
+    below it, as in a BraTS study."""
+    import nibabel as nib
+
+    rng = np.random.default_rng(len(stem))
+    x, y, z = np.meshgrid(np.arange(48), np.arange(48), np.arange(90), indexing="ij")
+    head = ((x - 24) / 20.0) ** 2 + ((y - 24) / 22.0) ** 2 + ((z - 45) / 42.0) ** 2 <= 1.0
+    lesion = ((x - 30) ** 2 + (y - 24) ** 2 <= 49) & (z >= 40) & (z < 50)
+    folder.mkdir(parents=True, exist_ok=True)
+    for s in sequences:
+        data = np.where(head, rng.random(head.shape) * 100 + 100, 0) + lesion * 80
+        nib.save(nib.Nifti1Image(data.astype(np.float32), np.eye(4)), str(folder / f"{stem}_{s}.nii.gz"))
+    nib.save(nib.Nifti1Image(lesion.astype(np.uint8), np.eye(4)), str(folder / mask_name))
+
+
+def test_slice_set_v5_doubles_the_tumour_free_slices_of_skull_stripped_studies_only(tmp_path: Path) -> None:
+    from brainlens.training.classifier_slices import BRATS_SEQUENCES, NOTUMOR, build_slice_set
+
+    root = tmp_path / "data"
+    _write_study(root / "brats" / "Brats18_X_1", "Brats18_X_1", BRATS_SEQUENCES, "Brats18_X_1_seg.nii.gz")
+    _write_study(root / "lgg-flair", "TCGA_X_1", ("flair",), "TCGA_X_1_mask.nii.gz")
+
+    def free_slices(version: str) -> dict[str, int]:
+        s = build_slice_set(root, tmp_path / f"cache-{version}", version=version)
+        free = [r for r, label in zip(s["slices"], s["labels"]) if label == NOTUMOR and not r["mirrored"]]
+        return {src: sum(r["source"] == src for r in free) for src in ("brats", "lgg-flair")}
+
+    v4, v5 = free_slices("v4"), free_slices("v5")
+    assert v4 == {"brats": 12 * len(BRATS_SEQUENCES), "lgg-flair": 12}
+    assert v5 == {"brats": 24 * len(BRATS_SEQUENCES), "lgg-flair": 12}
