@@ -91,3 +91,13 @@ def test_study_verdict_without_a_study_rule_keeps_the_slice_summary(tmp_path, mo
     assert res.summary["plane"] == "axial" and res.plane == "axial"
     assert "no study-level rule" in res.summary["notes"][0]
     assert res.summary["method"] == "slice summary" and res.summary["label"]
+
+
+def test_the_windows_standard_uncertainty_setting_uses_the_validated_sample_count() -> None:
+    # the detection rule, uncertainty flag and volume ranges were fitted with ml.segment's sample count; the window
+    # must find what `brainlens segment` finds on the same study
+    from brainlens.jobs.ai_tasks import SAMPLES
+    from brainlens.ml.segment import DEFAULT_SAMPLES
+
+    assert SAMPLES["fast"] == DEFAULT_SAMPLES
+    assert SAMPLES["thorough"] > DEFAULT_SAMPLES

@@ -87,7 +87,7 @@ class AnalysisController(QObject):
 
     @property
     def samples(self) -> int:
-        return ai_tasks.SAMPLES.get(str(self.settings.value("ai/uncertainty", "fast")), 2)
+        return ai_tasks.SAMPLES.get(str(self.settings.value("ai/uncertainty", "fast")), ai_tasks.SAMPLES["fast"])
 
     @property
     def classifier_name(self) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
 
+from brainlens.jobs.ai_tasks import SAMPLES
+
 DEVICES = {"Auto (CUDA, then Apple MPS, then CPU)": "auto", "CUDA (NVIDIA GPU)": "cuda", "MPS (Apple GPU)": "mps",
            "CPU": "cpu"}
-SAMPLE_CHOICES = {"Fast (2 samples)": "fast", "Thorough (8 samples)": "thorough"}
+SAMPLE_CHOICES = {f"Standard ({SAMPLES['fast']} samples, as the model card measured)": "fast",
+                  f"Thorough ({SAMPLES['thorough']} samples)": "thorough"}
 
 
 def bundled_classifiers() -> list[str]:

@@ -23,7 +23,11 @@ from brainlens.core.volume import Volume
 
 Progress = Callable[[float, str], None]
 CancelFlag = Callable[[], bool]
-SAMPLES = {"fast": 2, "thorough": 8}  # uncertainty samples (flip TTA + MC dropout) per setting
+# Uncertainty samples (flip TTA + MC dropout) per setting. "fast" is the count the segmenter's detection rule,
+# uncertainty flag and volume ranges were validated with (ml.segment.DEFAULT_SAMPLES; a test keeps them equal,
+# this module must not import torch to read it): with 2, a 0.9 ml component grew past the 1 ml rule and the
+# window said "tumour detected" where `brainlens segment` said "no tumour detected" on the same study.
+SAMPLES = {"fast": 4, "thorough": 8}
 
 
 class ModelCache:
@@ -293,7 +297,7 @@ class Segmentation:
     uncertainty_max: float | None = None
 
 
-def segment_study(volumes: dict[str, Volume], cache: ModelCache, device: str = "auto", samples: int = 2,
+def segment_study(volumes: dict[str, Volume], cache: ModelCache, device: str = "auto", samples: int = SAMPLES["fast"],
                   progress: Progress | None = None, cancel: CancelFlag | None = None) -> Segmentation:
     """Segment with the cached segmenter; the mask and uncertainty come back on the reference source grid."""
     report = progress or (lambda f, m: None)
