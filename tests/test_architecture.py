@@ -44,3 +44,23 @@ def test_light_modules_do_not_import_torch(module: str) -> None:
     assert "brainlens" in loaded  # the probe really imported something
     heavy = sorted(loaded.intersection(HEAVY))
     assert not heavy, f"importing {module} pulls in {heavy}; import them inside the job/function instead"
+
+
+def test_every_torch_load_refuses_pickle() -> None:
+    """Weights and resume checkpoints are loaded tensor-only (``weights_only=True``): a crafted file cannot run
+    code. The check reads the source, so a new loader that forgets the flag fails here, not in review."""
+    import re
+
+    calls = []
+    for path in sorted((REPO / "app" / "brainlens").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"torch\.load\(", text):
+            depth, end = 1, match.end()
+            while depth and end < len(text):  # the whole call, across lines and nested brackets
+                depth += {"(": 1, ")": -1}.get(text[end], 0)
+                end += 1
+            calls.append((f"{path.relative_to(REPO)}:{text.count(chr(10), 0, match.start()) + 1}",
+                          text[match.start():end]))
+    assert len(calls) >= 5, "the scan found too few torch.load calls to be reading the package"
+    unsafe = [where for where, call in calls if "weights_only=True" not in call]
+    assert not unsafe, f"torch.load without weights_only=True (pickle) at {unsafe}"

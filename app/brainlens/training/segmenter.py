@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                              "total_steps": None, "history": [], "train_seconds": 0.0}
     ckpt = out / "last.pt"
     if args.resume and ckpt.exists():
-        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+        saved = torch.load(ckpt, map_location="cpu", weights_only=True)  # tensors, dicts and ints only: no pickle
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         rng.bit_generator.state = saved["numpy_rng"]
