@@ -356,6 +356,34 @@ def test_an_empty_mask_says_no_tumour_detected(qtbot, window):
     assert "No tumour detected" in text and "missing: T1, T1c, T2" in text
 
 
+def test_the_finding_and_the_segmenters_warnings_stay_in_the_panel_and_reach_the_report(qtbot, window):
+    from brainlens.gui.report import report_html
+
+    c = _open_phantom(qtbot, window)
+    _inject_truth_segmentation(c)
+    doubt = "possible false alarm: the tumour-type classifier calls the slices through 1 kept component(s)"
+    c.segmentation.doc.update(uncertain=True, warnings=[doubt, "no T1c: enhancing tumour cannot be assessed"])
+    c.remeasure()
+    for text in (c.results_panel.seg_text.text(), report_html(c)):
+        assert "possible false alarm" in text and "no T1c" in text and "samples disagree" in text
+    from PySide6.QtWidgets import QScrollArea
+
+    scroll = c.results_panel.findChild(QScrollArea)
+    qtbot.wait(20)
+    assert c.results_panel.bar_widget.isVisible()  # the uncertainty colour bar is there too
+    assert scroll.widget().width() <= scroll.viewport().width()  # nothing cut off at the right (no sideways scroll)
+    sd = c.scene.base
+    empty = np.zeros(sd.source.shape, np.uint8)
+    doc = measure_labels(empty, sd.source.affine)
+    doc.update(sequences_used=["t1"], missing_sequences=["flair", "t1ce", "t2"], tumour_detected=False,
+               warnings=["missing sequence(s): FLAIR, T1c, T2"])
+    c._show_segmentation(ai_tasks.Segmentation(sd.source.with_data(empty), sd.source.with_data(
+        np.zeros(empty.shape, np.float32)), sd.source, doc, {"kind": "automatic", "model": "m", "version": "1"}, 0.0))
+    for text in (c.results_panel.seg_text.text(), report_html(c)):
+        assert "No tumour detected" in text and "missing sequence(s): FLAIR, T1c, T2" in text
+        assert "samples disagree" not in text
+
+
 def test_a_heatmap_changed_after_the_layer_panel_was_rebuilt_reaches_no_deleted_widget(qtbot, window):
     c = _open_phantom(qtbot, window)
     _inject_truth_segmentation(c)

@@ -67,6 +67,26 @@ def test_components_the_classifier_rejects_are_dropped_and_the_rest_kept(head_an
         assert (out[member] > 0).all() if s["kept"] else not out[member].any()
 
 
+def test_a_kept_component_the_classifier_labels_no_tumour_is_doubted_not_dropped(head_and_classifier) -> None:
+    from brainlens.ml.seg_verify import doubt_warning, verify_components
+
+    volumes, wt, clf = head_and_classifier
+    labels, stats = _stats(wt)
+    out = verify_components(labels, wt, stats, volumes, "flair", clf, DetectionRule(max_classifier_notumor=1.0))
+    assert np.array_equal(out, labels)  # a doubt never removes anything
+    for s in stats:
+        assert s["doubted_by_classifier"] == (s["classifier_label"] == "notumor")
+    tumour = {"kept": True, "volume_ml": 30.0, "classifier_notumor": 0.01, "classifier_label": "glioma",
+              "doubted_by_classifier": False}
+    doubted = {"kept": True, "volume_ml": 25.03, "classifier_notumor": 0.57, "classifier_label": "notumor",
+               "doubted_by_classifier": True}
+    dropped = {"kept": False, "volume_ml": 2.0, "classifier_notumor": 0.99, "classifier_label": "notumor",
+               "doubted_by_classifier": False, "vetoed_by_classifier": True}
+    assert doubt_warning([tumour, dropped]) is None
+    text = doubt_warning([tumour, doubted, dropped])
+    assert text.startswith("possible false alarm") and "1 kept component(s) (25.0 ml)" in text and "0.57" in text
+
+
 def test_the_most_tumour_like_sequence_on_the_grid_speaks_and_others_are_skipped(head_and_classifier) -> None:
     from brainlens.ml.seg_verify import classifier_opinion, on_grid
 

@@ -15,7 +15,7 @@ from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QPixmap, QTextDocu
 from PySide6.QtWidgets import QApplication, QWidget
 
 from brainlens.core.labels import TUMOUR_REGIONS
-from brainlens.gui.results_panel import CLASS_TITLES, DISCLAIMER
+from brainlens.gui.results_panel import CLASS_TITLES, DISCLAIMER, segmentation_finding
 
 TITLES = {"flair": "FLAIR", "t1": "T1", "t1ce": "T1c", "t2": "T2"}
 
@@ -88,6 +88,11 @@ def report_html(controller) -> str:
         missing = ", ".join(TITLES.get(s, s) for s in doc.get("missing_sequences", [])) or "none"
         parts.append(f"<h3>Segmentation measurements{edited}</h3>"
                      f"<p>Sequences used: {used}; missing: {missing}</p>")
+        finding = segmentation_finding(doc)
+        if finding:
+            parts.append(f"<p><b>{html.escape(finding)}</b></p>")
+        if doc.get("warnings"):
+            parts.append("<ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in doc["warnings"]) + "</ul>")
         parts.append("<table border='1' cellspacing='0' cellpadding='4'><tr><th>Region</th><th>Volume</th>"
                      "<th>Range (p5-p95)</th><th>Lesions</th></tr>")
         parts += ["<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"

@@ -34,6 +34,22 @@ CLASS_TITLES = {"glioma": "Glioma", "meningioma": "Meningioma", "pituitary": "Pi
 DISCLAIMER = "Research use only - not for diagnosis."
 
 
+def no_tumour_found(doc: dict) -> bool:
+    """The segmenter found nothing that passed its rule, or the reader erased it all."""
+    return not doc.get("tumour_detected", True) or doc["regions"]["whole_tumor"]["volume_ml"] <= 0
+
+
+def segmentation_finding(doc: dict) -> str | None:
+    """The segmentation's verdict beside the volumes ('No tumour detected', or the uncertain flag), None when
+    there is nothing to add; the panel and the report say the same."""
+    if no_tumour_found(doc):
+        return "No tumour detected (the mask is empty)."
+    if doc.get("uncertain"):
+        return ("The model's samples disagree more than on validation studies that went well: check the mask "
+                "slice by slice (Review uncertain).")
+    return None
+
+
 def _label(text: str = "") -> QLabel:
     lab = QLabel(text)
     lab.setWordWrap(True)
@@ -80,14 +96,20 @@ class ResultsPanel(QWidget):
         self.lesions.setMaximumHeight(120)
         self.lesions.itemClicked.connect(self._jump_to_lesion)
         col.addWidget(self.lesions)
+        # The title sits above the bar: beside it, the row was wider than the dock and, since the panel
+        # never scrolls sideways, every text above it was cut off at the right.
+        bar_box = QVBoxLayout()
+        bar_box.setContentsMargins(0, 0, 0, 0)
+        bar_box.addWidget(QLabel("Uncertainty (bits)"))
         bar_row = QHBoxLayout()
         self.bar_low, self.bar_image, self.bar_high = QLabel("0"), QLabel(), QLabel("")
         self.bar_image.setPixmap(colour_bar("hot"))
-        for w in (QLabel("Uncertainty (bits)"), self.bar_low, self.bar_image, self.bar_high):
+        for w in (self.bar_low, self.bar_image, self.bar_high):
             bar_row.addWidget(w)
         bar_row.addStretch(1)
+        bar_box.addLayout(bar_row)
         self.bar_widget = QWidget()
-        self.bar_widget.setLayout(bar_row)
+        self.bar_widget.setLayout(bar_box)
         col.addWidget(self.bar_widget)
         self.review = QPushButton("Review uncertain (next slice)")
         self.review.setToolTip("Step through the slices of the active plane where the model was least sure")
@@ -165,21 +187,26 @@ class ResultsPanel(QWidget):
         missing = ", ".join(titles.get(s, s) for s in doc.get("missing_sequences", [])) or "none"
         edited = " <b>(edited by hand)</b>" if doc.get("edited") else ""
         lines = [f"<b>Segmentation</b>{edited}", f"Sequences used: {used}; missing: {missing}"]
-        whole = doc["regions"]["whole_tumor"]
-        if not doc.get("tumour_detected", True) or whole["volume_ml"] <= 0:
-            lines.append("<b>No tumour detected</b> (the mask is empty).")
+        # The segmenter's own warnings (missing sequences, the classifier's doubts) stay in view, not only
+        # in the status bar for ten seconds: they change how far the numbers can be trusted.
+        notes = "".join(f"<br><span style='color:#c60'>&#9888; {html.escape(w)}</span>"
+                        for w in doc.get("warnings", []))
+        finding = segmentation_finding(doc)
+        if no_tumour_found(doc):
+            lines.append(f"<b>{html.escape(finding)}</b>{notes}")
             return "<br>".join(lines)
-        if doc.get("uncertain"):
-            lines.append("<span style='color:#c60'>The model's samples disagree more than on validation studies "
-                         "that went well: check the mask slice by slice (Review uncertain).</span>")
+        if finding:
+            lines.append(f"<span style='color:#c60'>{html.escape(finding)}</span>")
+        lines[-1] += notes  # before the volumes they qualify
         rows = []
         for region in TUMOUR_REGIONS:
             r = doc["regions"][region.key]
             rng = r.get("volume_ml_range")
-            rng_text = f" ({rng[0]:.1f}-{rng[1]:.1f})" if rng and not doc.get("edited") else ""
+            # the range on its own line keeps the table inside the dock's width (the panel wraps, never scrolls)
+            rng_text = f"<br><small>({rng[0]:.1f}-{rng[1]:.1f})</small>" if rng and not doc.get("edited") else ""
             rows.append(f"<tr><td>{region.name.capitalize()}</td><td align='right'>{r['volume_ml']:.1f} ml"
                         f"{rng_text}</td><td align='right'>{len(r['lesions'])}</td></tr>")
-        lines.append("<table cellspacing='4'><tr><th align='left'>Region</th><th>Volume (range)</th>"
+        lines.append("<table cellspacing='2'><tr><th align='left'>Region</th><th>Volume<br><small>(range)</small></th>"
                      "<th>Lesions</th></tr>" + "".join(rows) + "</table>")
         rano = doc.get("rano")
         if rano:

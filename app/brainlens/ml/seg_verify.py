@@ -8,6 +8,12 @@ confidence rule is shown to the classifier on every sequence that lies on the ma
 dropped when even the most tumour-like of those views has P(notumor) above the rule's
 ``max_classifier_notumor``, a limit the segmenter's evaluation chooses on validation patients (1.0 = not
 asked). The classifier's answer is recorded on the component either way.
+
+A kept component whose most tumour-like view the classifier still labels "no tumour" (but not confidently
+enough to drop it) is marked ``doubted_by_classifier`` and the user is told to check it: on the bundled
+model's validation and test patients every component on a real tumour got a tumour-type label, most false
+alarms "no tumour" (figures in models/segmenter_card.md). It stays in the mask: the doubt informs, the
+validated limit decides.
 """
 
 from __future__ import annotations
@@ -59,7 +65,19 @@ def verify_components(labels: np.ndarray, wt_prob: np.ndarray, stats: list[dict[
         s.update(classifier_opinion(member, volumes, reference, classifier))
         vetoed = s["classifier_notumor"] > rule.max_classifier_notumor
         s["vetoed_by_classifier"] = bool(vetoed)
+        s["doubted_by_classifier"] = bool(not vetoed and s["classifier_label"] == NO_TUMOUR)
         if vetoed:
             s["kept"] = False
             out[member] = 0
     return out
+
+
+def doubt_warning(stats: list[dict[str, Any]]) -> str | None:
+    """The user's warning for kept components the classifier doubts (see the module doc), or None."""
+    doubted = [s for s in stats if s.get("kept") and s.get("doubted_by_classifier")]
+    if not doubted:
+        return None
+    sizes = ", ".join(f"{s['volume_ml']:.1f} ml" for s in doubted)
+    worst = max(s["classifier_notumor"] for s in doubted)
+    return (f"possible false alarm: the tumour-type classifier calls the slices through {len(doubted)} kept "
+            f"component(s) ({sizes}) 'no tumour' (P up to {worst:.2f}); check them")

@@ -211,7 +211,7 @@ def _second_opinion(labels: np.ndarray, wt_prob: np.ndarray, found: list[dict[st
                     volumes: Mapping[str, Volume], reference: str, classifier: Any, rule: DetectionRule,
                     warnings: list[str]) -> np.ndarray:
     from brainlens.ml.classifier_engine import load_classifier
-    from brainlens.ml.seg_verify import verify_components
+    from brainlens.ml.seg_verify import doubt_warning, verify_components
 
     try:
         clf = classifier if classifier is not None else load_classifier()
@@ -223,6 +223,9 @@ def _second_opinion(labels: np.ndarray, wt_prob: np.ndarray, found: list[dict[st
     if vetoed:
         warnings.append(f"{vetoed} component(s) discarded: the tumour-type classifier saw no tumour on the "
                         "slices through them")
+    doubt = doubt_warning(found)
+    if doubt:
+        warnings.append(doubt)
     return out
 
 

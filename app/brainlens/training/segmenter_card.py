@@ -86,7 +86,22 @@ def _second_opinion(r: dict[str, Any]) -> str:
             f"classifier saw {len(comps)} kept components and dropped {len(dropped)}, "
             f"{sum(bool(c.get('hit')) for c in dropped)} of them on the tumour; P(no tumour) was at most "
             f"{max((c['classifier_notumor'] for c in comps if c.get('hit')), default=float('nan')):.3f} on "
-            "tumour components.")
+            f"tumour components. {_doubts(r)}")
+
+
+def _doubts(r: dict[str, Any]) -> str:
+    """How often a kept component the classifier still labels 'no tumour' (the product's 'possible false
+    alarm' warning) lay on a real tumour, on validation and on test patients."""
+    def count(rows: list[dict[str, Any]]) -> str:
+        kept = [c for row in rows for c in row.get("components", []) if c.get("kept") and "classifier_label" in c]
+        doubted = [c for c in kept if c["classifier_label"] == "notumor"]
+        return (f"{len(doubted)} of {len(kept)} kept components, {sum(bool(c.get('hit')) for c in doubted)} of "
+                f"them on a tumour (tumour components labelled a tumour type: "
+                f"{sum(bool(c.get('hit')) and c['classifier_label'] != 'notumor' for c in kept)} of "
+                f"{sum(bool(c.get('hit')) for c in kept)})")
+    return ("A kept component whose most tumour-like view the classifier still labels 'no tumour' stays in the "
+            "mask, and the result warns 'possible false alarm ... check them'. Such components: validation "
+            f"{count(r.get('validation', []))}; test {count(r['per_case'])}.")
 
 
 def _fold_models(runs: dict) -> str:
