@@ -131,3 +131,15 @@ def test_each_patient_is_judged_by_the_fold_model_that_never_saw_it() -> None:
     assert judges.for_case("MNI152") is None  # no patient: the bundled classifier, as the product uses
     with pytest.raises(SystemExit):
         FoldClassifiers(by_fold={1: "only fold 1"}, folds={"patient B": 2}, runs={}).for_case("patient B")
+
+
+def test_a_healthy_head_records_whether_the_user_was_warned_of_a_false_alarm() -> None:
+    from brainlens.training.evaluate_segmenter import healthy_row
+
+    doubted = {"kept": True, "doubted_by_classifier": True}
+    believed = {"kept": True, "doubted_by_classifier": False}
+    dropped = {"kept": False, "vetoed_by_classifier": True}
+    assert healthy_row(25.0, "tumour detected", [believed, doubted])["warned_false_alarm"] is True
+    assert healthy_row(6.9, "tumour detected", [believed, dropped])["warned_false_alarm"] is False
+    assert healthy_row(0.0, "no tumour detected", []) == {"tumour_ml": 0.0, "finding": "no tumour detected",
+                                                          "warned_false_alarm": False}

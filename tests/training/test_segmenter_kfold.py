@@ -23,7 +23,7 @@ def _row(case: str, source: str, config: str, wt: float) -> dict:
 def _report(fold: int, wts: list[float]) -> dict:
     rows = [_row(f"Brats18_X_{fold}{i}", "brats", "all four", w) for i, w in enumerate(wts)]
     rows.append(_row(f"TCGA_{fold}", "lgg-flair", "FLAIR only", 0.5))
-    healthy = {"MNI152": {"tumour_ml": 3.0 * fold, "finding": "tumour detected"},
+    healthy = {"MNI152": {"tumour_ml": 3.0 * fold, "finding": "tumour detected", "warned_false_alarm": fold == 1},
                "phantom": {"tumour_ml": 0.0, "finding": "no tumour detected"}, "crossing": {"skipped": "midline"}}
     return {"training": {"fold": fold, "steps": 6000, "train_minutes": 150.0, "best_step": 4000, "init": None},
             "healthy": healthy,
@@ -45,6 +45,8 @@ def test_folds_pool_per_patient_not_per_fold(tmp_path) -> None:
     assert s["lgg-flair / FLAIR only / dice_whole_tumor"]["n"] == 2
     assert s["brats / FLAIR only / dice_whole_tumor"]["n"] == 0
     assert s["healthy heads <= 1 ml"] == [2, 4]  # the phantoms of both folds; skipped heads are not counted
+    assert s["healthy heads over 1 ml warned"] == [1, 2]  # fold 1's MNI152 was warned, fold 2's was not
+    assert records[0]["healthy"]["MNI152"]["warned_false_alarm"] is True  # the record keeps the flag
 
 
 def test_render_adds_the_section_to_the_card(tmp_path) -> None:
@@ -62,7 +64,7 @@ def test_render_adds_the_section_to_the_card(tmp_path) -> None:
     assert "Folds evaluated: 3 of 4" in md and "| BraTS, all four | 2 | 0.650 +- 0.071 |" in md
     assert "fold runs evaluated so far: 3 of 4" in md
     assert "| lgg-flair, FLAIR only | 1 | 0.500 +- 0.000 | - | - | 5.0 +- 0.0 | 100 % |" in md
-    assert "with <= 1 ml of tumour: 1 of 2" in md
+    assert "with <= 1 ml of tumour: 1 of 2. Of the 1 others, 0 carried the 'possible false alarm' warning." in md
     widths = [line.split("|")[4] for line in md.splitlines() if line.startswith("| brats / all four | ")]
     assert widths and float(widths[0]) > 0  # the volume range's width is reported beside its coverage
     assert json.loads(card.with_suffix(".json").read_text())["kfold"]["summary"]["folds"] == [3]

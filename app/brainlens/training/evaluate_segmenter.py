@@ -259,6 +259,13 @@ def choose_range_margin(val_rows: list[dict[str, Any]], coverage: float = 0.9) -
                     "n validation tumours (the largest when n is too small)"}
 
 
+def healthy_row(tumour_ml: float, finding: str, components: list[dict[str, Any]]) -> dict[str, Any]:
+    """A tumour-free head's result: what was found, and whether the user was warned it may be a false alarm
+    (a kept component the classifier labels 'no tumour', ml.seg_verify)."""
+    return {"tumour_ml": tumour_ml, "finding": finding,
+            "warned_false_alarm": any(c.get("kept") and c.get("doubted_by_classifier") for c in components)}
+
+
 def healthy_checks(samples: int, models_dir: Path | None, log) -> dict[str, Any]:
     """False-positive tumour volume on tumour-free heads: nilearn's MNI152 template (T1, skull-stripped
     average of 152 adults) and the synthetic phantom head with its skull but no lesion."""
@@ -276,15 +283,15 @@ def healthy_checks(samples: int, models_dir: Path | None, log) -> dict[str, Any]
         img = nib.load(str(path))
         t1 = Volume(np.asanyarray(img.dataobj).astype(np.float32), img.affine, "MNI152", "t1")
         res = segment({"t1": t1}, samples=samples, device="cpu", model_dir=models_dir)
-        out["MNI152 2009a template, T1 (nilearn), skull-stripped"] = {
-            "tumour_ml": res.regions["whole_tumor"]["volume_ml"], "finding": res.finding}
+        out["MNI152 2009a template, T1 (nilearn), skull-stripped"] = healthy_row(
+            res.regions["whole_tumor"]["volume_ml"], res.finding, res.components)
     except ImportError:
         out["MNI152"] = {"skipped": "nilearn not installed"}
     study, _ = make_head_phantom_with_labels(shape=(112, 136, 112), spacing_mm=1.4, lesion=False)
     for vol in study.series:
         res = segment({vol.sequence: vol}, samples=samples, device="cpu", model_dir=models_dir)
-        out[f"synthetic head phantom with skull, {vol.sequence} only"] = {
-            "tumour_ml": res.regions["whole_tumor"]["volume_ml"], "finding": res.finding}
+        out[f"synthetic head phantom with skull, {vol.sequence} only"] = healthy_row(
+            res.regions["whole_tumor"]["volume_ml"], res.finding, res.components)
     for k, v in out.items():
         log(f"healthy: {k}: {v}")
     return out
@@ -306,8 +313,8 @@ def mirrored_checks(split: dict, roots: dict[str, Path], samples: int, models_di
                        else {"FLAIR only (skull on)": ("flair",)})
             for row in score_case(kind, roots[kind], case, configs, samples, None, models_dir, rng, log,
                                   loaded=head, source="healthy", classifier=opinion(classifiers, case)):
-                out[f"held-out {case}, healthy hemisphere mirrored, {row['config']}"] = {
-                    "tumour_ml": row["pred_wt_ml"], "finding": row["finding"]}
+                out[f"held-out {case}, healthy hemisphere mirrored, {row['config']}"] = healthy_row(
+                    row["pred_wt_ml"], row["finding"], row["components"])
     return out
 
 

@@ -203,7 +203,7 @@ def _kfold(r: dict[str, Any]) -> list[str]:
     low = s["lgg-flair below 0.3 without the uncertainty flag"]
     lines += ["", f"lgg-flair patients below Dice 0.3 without the uncertainty flag: {', '.join(low) or 'none'}. "
                   f"Healthy heads of the fold evaluations (MNI152, phantoms, the folds' test patients' mirrored "
-                  f"healthy hemispheres) with <= 1 ml of tumour: {ok} of {n}."]
+                  f"healthy hemispheres) with <= 1 ml of tumour: {ok} of {n}. {_warned(s, n - ok)}"]
     lines += ["", "| fold | steps | train min | best step | test patient | grade | inputs | Dice WT | Dice TC "
                   "| Dice ET | finding |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec in recs:
@@ -249,6 +249,15 @@ def _clinical(r: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _warned(s: dict[str, Any], over: int) -> str:
+    """How many healthy heads over 1 ml carried the 'possible false alarm' warning (where recorded)."""
+    told, recorded = s.get("healthy heads over 1 ml warned", [0, 0])
+    if not recorded:
+        return "The 'possible false alarm' warning was not recorded by these evaluations."
+    which = f"the {over} others" if recorded == over else f"the {recorded} others whose evaluation recorded it"
+    return f"Of {which}, {told} carried the 'possible false alarm' warning."
+
+
 def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
     lines = ["## Healthy heads (false positives)", "",
              f"Target: <= {r['healthy_target_ml']} ml, reported as 'no tumour detected'. 'held-out ... mirrored' rows: "
@@ -259,8 +268,9 @@ def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
         if "skipped" in v:
             lines.append(f"| {k} | skipped: {v['skipped']} | |")
         else:
+            warned = ", warned: possible false alarm" if v.get("warned_false_alarm") else ""
             lines.append(f"| {k} | {v['tumour_ml']:.2f} ({_met(v['tumour_ml'], r['healthy_target_ml'], False)}) "
-                         f"| {v['finding']} |")
+                         f"| {v['finding']}{warned} |")
     lines += ["", "## Uncertainty", "",
               "AUROC of the per-voxel entropy for finding the wrong voxels (whole-tumour error, voxels inside the "
               "head, 300k sampled per study), and how often the reported whole-tumour volume range contains the true "

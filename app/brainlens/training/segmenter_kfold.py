@@ -38,7 +38,7 @@ def fold_record(report: dict[str, Any]) -> dict[str, Any]:
     grades = report.get("grades", {}).get("test", {})
     rows = [{**{k: row[k] for k in _ROW_KEYS if k in row}, "grade": grades.get(row["case"])}
             for row in report["per_case"]]
-    healthy = {name: {"tumour_ml": v["tumour_ml"], "finding": v["finding"]}
+    healthy = {name: {k: v[k] for k in ("tumour_ml", "finding", "warned_false_alarm") if k in v}
                for name, v in report.get("healthy", {}).items() if "tumour_ml" in v}
     return {"fold": int(fold), "generated": report["generated"], "steps": training.get("steps"),
             "train_minutes": training.get("train_minutes"), "best_step": training.get("best_step"),
@@ -69,6 +69,10 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         row["case"] for row in clinical if row["dice_whole_tumor"] < 0.3 and not row["uncertain"])
     heads = [v for rec in records for v in rec.get("healthy", {}).values()]
     out["healthy heads <= 1 ml"] = [sum(v["tumour_ml"] <= 1.0 for v in heads), len(heads)]
+    # Of the heads over 1 ml, how many told the user 'possible false alarm' (fold records before this
+    # warning existed do not say: they are left out of both counts).
+    told = [v["warned_false_alarm"] for v in heads if v["tumour_ml"] > 1.0 and "warned_false_alarm" in v]
+    out["healthy heads over 1 ml warned"] = [sum(told), len(told)]
     return out
 
 
