@@ -80,3 +80,23 @@ def test_reports_that_are_not_recipe_folds_are_refused_with_exit_code_2(tmp_path
     assert segmenter_kfold.main(["add", str(path), "--folds-dir", str(tmp_path / "folds")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "folds").exists()
+
+
+def test_the_final_model_card_points_to_the_cross_validation_for_held_out_figures(tmp_path) -> None:
+    """--fold -1 trains on every patient but validation: no test rows, and the card must not pretend otherwise."""
+    from brainlens.training.evaluate_segmenter import REGIONS, _summary
+
+    report = json.loads((Path(__file__).parents[2] / "models" / "segmenter_card.json").read_text())
+    report["training"].update(fold=-1, init=None)
+    for source in report["split"].values():
+        source["test"] = []
+    report["per_case"] = []
+    report["grades"].pop("test", None)
+    report["summary"] = {f"brats / {c}": _summary([], REGIONS) for c in ("all four", "FLAIR only", "T1c only")}
+    assert report["summary"]["brats / all four"] == {"n": 0}
+    md = card_markdown(report)
+    assert "This is the **final model** (`--fold -1`)" in md and "This model is **fold" not in md
+    assert "No BraTS test patients in this run: see the cross-validation section." in md
+    assert "Not evaluated (no lgg-flair test patients in this run)." in md
+    assert "This model has no test patients of its own." in md and "Initialised from: scratch." in md
+    assert "nan" not in md and "Cross-validation of the recipe" in md  # the k-fold section carries the figures

@@ -326,6 +326,8 @@ def opinion(classifiers: Any, case: str) -> Any:
 
 def _summary(rows: list[dict[str, Any]], regions: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(rows)}
+    if not rows:  # the final model (--fold -1) has no test patients: its held-out figures are the k-fold's
+        return out
     for r in regions:
         for metric in ("dice", "hd95"):
             vals = np.array([x[f"{metric}_{r}"] for x in rows], dtype=np.float64)

@@ -76,17 +76,17 @@ def _second_opinion(r: dict[str, Any]) -> str:
                 "asked: `max_classifier_notumor` = 1.0.")
     comps = [c for row in r["per_case"] for c in row["components"] if "classifier_notumor" in c]
     dropped = [c for c in comps if c.get("vetoed_by_classifier")]
+    on_test = (f"On the test rows the classifier saw {len(comps)} kept components and dropped {len(dropped)}, "
+               f"{sum(bool(c.get('hit')) for c in dropped)} of them on the tumour; P(no tumour) was at most "
+               f"{max((c['classifier_notumor'] for c in comps if c.get('hit')), default=float('nan')):.3f} on "
+               "tumour components." if r["per_case"] else "This model has no test patients of its own.")
     return (f"**Second opinion** (`ml/seg_verify.py`): a component that passes is shown to the tumour-type "
             f"classifier (its segmentation-guided mode, on every sequence on the mask's grid) and dropped when even "
             f"the most tumour-like view gives P(no tumour) > {d['max_classifier_notumor']} (chosen with the "
             "thresholds above on the same validation components: the most lenient limit with the best F1; 1.0 = "
             "not asked). Each patient is judged by a classifier fold model that never trained on that patient "
             f"({_fold_models(r.get('classifier_fold_models') or {})}); studies of no patient (template, phantom) "
-            "by the bundled classifier, as in the product. On the test rows the "
-            f"classifier saw {len(comps)} kept components and dropped {len(dropped)}, "
-            f"{sum(bool(c.get('hit')) for c in dropped)} of them on the tumour; P(no tumour) was at most "
-            f"{max((c['classifier_notumor'] for c in comps if c.get('hit')), default=float('nan')):.3f} on "
-            f"tumour components. {_doubts(r)}")
+            f"by the bundled classifier, as in the product. {on_test} {_doubts(r)}")
 
 
 def _doubts(r: dict[str, Any]) -> str:
@@ -101,7 +101,7 @@ def _doubts(r: dict[str, Any]) -> str:
                 f"{sum(bool(c.get('hit')) for c in kept)})")
     return ("A kept component whose most tumour-like view the classifier still labels 'no tumour' stays in the "
             "mask, and the result warns 'possible false alarm ... check them'. Such components: validation "
-            f"{count(r.get('validation', []))}; test {count(r['per_case'])}.")
+            f"{count(r.get('validation', []))}" + (f"; test {count(r['per_case'])}." if r["per_case"] else "."))
 
 
 def _fold_models(runs: dict) -> str:
@@ -121,8 +121,12 @@ def _data(r: dict[str, Any]) -> list[str]:
         "hospital, FLAIR only, skull on, ~3.3 mm slices, 8-bit, whole-tumour masks; labels supervise WT only, the "
         "TC/ET loss is masked for them). Patient-wise 4-fold splits, one seeded permutation per source "
         "(`training/seg_data.py`).", "",
-        f"This model is **fold {tr.get('fold')}**: test (never trained on, never used for any choice) BraTS "
-        f"{', '.join(b.get('test', []))}; lgg-flair {', '.join(c.get('test', []))}. Validation (early stopping, "
+        (f"This model is **fold {tr.get('fold')}**: test (never trained on, never used for any choice) BraTS "
+         f"{', '.join(b.get('test', []))}; lgg-flair {', '.join(c.get('test', []))}. " if tr.get("fold", 0) >= 0 else
+         "This is the **final model** (`--fold -1`): trained on every patient but the validation ones, so it has no "
+         "test patients of its own; its recipe's held-out figures are the cross-validation section's, where each "
+         "patient is tested by a fold model that never saw it. ")
+        + f"Validation (early stopping, "
         f"detection thresholds): {', '.join(b.get('val', []) + c.get('val', []))}. Training: "
         f"{len(b.get('train', []))} BraTS + {len(c.get('train', []))} lgg-flair patients. BraTS grades: {g}.", "",
         f"Training: {tr.get('steps')} steps of batch {tr.get('batch')} random 64^3 patches at 2 mm, sources sampled "
@@ -134,15 +138,18 @@ def _data(r: dict[str, Any]) -> list[str]:
            "(`training/seg_healthy.py`), because every patient here has a tumour and the previous model found "
            "'tumour' in healthy heads; validation adds their false-positive volume to the early-stopping score. "
            if tr.get("healthy_train") else "")
-        + f"Initialised from: {tr.get('init') or 'scratch'} (the "
-        "previous bundled model, trained on this fold's BraTS training patients only; the training script refuses "
-        "the warm start for a fold whose test patients it saw). "
-        f"{tr.get('train_minutes', 0):.0f} min on {tr.get('threads')} CPU thread(s) of a shared 2-core machine "
+        + ("Initialised from: bundled (the previous bundled model, trained on this fold's BraTS training patients "
+           "only; the training script refuses the warm start for a fold whose test patients it saw). "
+           if tr.get("init") == "bundled" else f"Initialised from: {tr.get('init') or 'scratch'}. ")
+        + f"{tr.get('train_minutes', 0):.0f} min on {tr.get('threads')} CPU thread(s) of a shared 2-core machine "
         f"(load average around 5-10 from other jobs); stop: {tr.get('stop_reason')}; best validation score "
         f"{tr.get('best_val_mean_dice', float('nan')):.3f} at step {tr.get('best_step')}. {r.get('note', '')}", ""]
 
 
 def _brats(r: dict[str, Any]) -> list[str]:
+    if not any(row["source"] == "brats" for row in r["per_case"]):
+        return ["## BraTS, held-out fold", "", "No BraTS test patients in this run: see the cross-validation "
+                "section.", ""]
     lines = ["## BraTS, held-out fold (original 1 mm grid)", "",
              "Dice and HD95 (mm), mean +- sd over the fold's test patients. HD95 = 373.13 mm when exactly one of "
              "prediction / truth is empty (BraTS convention).", "",
@@ -332,6 +339,9 @@ def _folds_not_run(r: dict[str, Any]) -> str:
     kf = r.get("kfold")
     done = kf["summary"]["folds"] if kf else []
     if len(done) == (kf["summary"]["of"] if kf else 4):
+        if r["training"].get("fold", 0) < 0:
+            return ("- This final model was not tested on patients of its own (all but validation trained it): "
+                    "its figures are its recipe's cross-validation.")
         return "- The final model trained on all patients with the cross-validated recipe is still to run."
     return (f"- Cross-validation is incomplete: fold runs evaluated so far: {', '.join(map(str, done)) or 'none'} "
             f"of 4{' (see the k-fold section)' if done else ''}; the rest and the final all-patient model are still "
