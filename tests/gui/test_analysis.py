@@ -356,6 +356,23 @@ def test_an_empty_mask_says_no_tumour_detected(qtbot, window):
     assert "No tumour detected" in text and "missing: T1, T1c, T2" in text
 
 
+def _nothing_cut_off_at_the_narrowest_dock(qtbot, window, c) -> None:
+    """The side panels wrap and never scroll sideways, so a row wider than the dock is cut off at the right
+    (it was: a label name, a colour bar row). Checked at the docks' minimum width with the scroll bar shown."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDockWidget, QScrollArea
+
+    assert c.results_panel.bar_widget.isVisible() and c.seg_layer is not None and c.unc_layer is not None
+    for panel in (window.layer_panel, c.results_panel):
+        dock = next(d for d in window.findChildren(QDockWidget) if d.isAncestorOf(panel))
+        window.resizeDocks([dock], [dock.minimumWidth()], Qt.Orientation.Horizontal)
+        scroll = panel.findChild(QScrollArea)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        qtbot.wait(50)
+        assert dock.width() == dock.minimumWidth()
+        assert scroll.widget().width() <= scroll.viewport().width(), type(panel).__name__
+
+
 def test_the_finding_and_the_segmenters_warnings_stay_in_the_panel_and_reach_the_report(qtbot, window):
     from brainlens.gui.report import report_html
 
@@ -366,12 +383,7 @@ def test_the_finding_and_the_segmenters_warnings_stay_in_the_panel_and_reach_the
     c.remeasure()
     for text in (c.results_panel.seg_text.text(), report_html(c)):
         assert "possible false alarm" in text and "no T1c" in text and "samples disagree" in text
-    from PySide6.QtWidgets import QScrollArea
-
-    scroll = c.results_panel.findChild(QScrollArea)
-    qtbot.wait(20)
-    assert c.results_panel.bar_widget.isVisible()  # the uncertainty colour bar is there too
-    assert scroll.widget().width() <= scroll.viewport().width()  # nothing cut off at the right (no sideways scroll)
+    _nothing_cut_off_at_the_narrowest_dock(qtbot, window, c)
     sd = c.scene.base
     empty = np.zeros(sd.source.shape, np.uint8)
     doc = measure_labels(empty, sd.source.affine)

@@ -35,7 +35,7 @@ def _slider(value: int) -> QSlider:
 def _value_label(slider: QSlider, text) -> QLabel:
     """A number beside a slider that follows it (``text(value) -> str``)."""
     label = QLabel(text(slider.value()))
-    label.setMinimumWidth(44)
+    label.setMinimumWidth(40)
     slider.valueChanged.connect(lambda v: label.setText(text(v)))
     return label
 
@@ -60,7 +60,7 @@ class LayerRow(QFrame):
         name = QLabel(f"<b>{breakable}</b>")
         name.setToolTip(layer.name)
         name.setWordWrap(True)
-        name.setMinimumWidth(120)
+        name.setMinimumWidth(90)  # wider rows overflow the dock once its scroll bar shows (4 layers)
         self.remove = QToolButton()
         self.remove.setText("\u2715")
         self.remove.setToolTip("Remove this layer from the view (files on disk are not touched)")
@@ -96,7 +96,7 @@ class LayerRow(QFrame):
                 box.toggled.connect(lambda on, v=value: self._toggle_label(v, on))
                 self.label_boxes[value] = box
                 labels.addWidget(box)
-            grid.addLayout(labels, 4, 0, 1, 2)
+            grid.addLayout(labels, 4, 0, 1, 3)  # all three columns: a long label name must not widen the row
         elif isinstance(layer, HeatmapLayer):
             grid.addWidget(QLabel("Threshold"), 3, 0)
             vmax = max(layer.vmax, 1e-6)
