@@ -65,19 +65,28 @@ def verify_components(labels: np.ndarray, wt_prob: np.ndarray, stats: list[dict[
         s.update(classifier_opinion(member, volumes, reference, classifier))
         vetoed = s["classifier_notumor"] > rule.max_classifier_notumor
         s["vetoed_by_classifier"] = bool(vetoed)
-        s["doubted_by_classifier"] = bool(not vetoed and s["classifier_label"] == NO_TUMOUR)
         if vetoed:
             s["kept"] = False
             out[member] = 0
+        s.pop("doubted_by_classifier", None)  # judged afresh from this opinion
+        s["doubted_by_classifier"] = doubted(s)
     return out
+
+
+def doubted(component: dict[str, Any]) -> bool:
+    """Kept, yet the classifier's most tumour-like view still says "no tumour" (see the module doc): the
+    recorded flag, or, for evaluation records written before the flag existed, the recorded label."""
+    if "doubted_by_classifier" in component:
+        return bool(component.get("kept") and component["doubted_by_classifier"])
+    return bool(component.get("kept") and component.get("classifier_label") == NO_TUMOUR)
 
 
 def doubt_warning(stats: list[dict[str, Any]]) -> str | None:
     """The user's warning for kept components the classifier doubts (see the module doc), or None."""
-    doubted = [s for s in stats if s.get("kept") and s.get("doubted_by_classifier")]
-    if not doubted:
+    doubts = [s for s in stats if doubted(s)]
+    if not doubts:
         return None
-    sizes = ", ".join(f"{s['volume_ml']:.1f} ml" for s in doubted)
-    worst = max(s["classifier_notumor"] for s in doubted)
-    return (f"possible false alarm: the tumour-type classifier calls the slices through {len(doubted)} kept "
+    sizes = ", ".join(f"{s['volume_ml']:.1f} ml" for s in doubts)
+    worst = max(s["classifier_notumor"] for s in doubts)
+    return (f"possible false alarm: the tumour-type classifier calls the slices through {len(doubts)} kept "
             f"component(s) ({sizes}) 'no tumour' (P up to {worst:.2f}); check them")

@@ -262,8 +262,9 @@ def choose_range_margin(val_rows: list[dict[str, Any]], coverage: float = 0.9) -
 def healthy_row(tumour_ml: float, finding: str, components: list[dict[str, Any]]) -> dict[str, Any]:
     """A tumour-free head's result: what was found, and whether the user was warned it may be a false alarm
     (a kept component the classifier labels 'no tumour', ml.seg_verify)."""
-    return {"tumour_ml": tumour_ml, "finding": finding,
-            "warned_false_alarm": any(c.get("kept") and c.get("doubted_by_classifier") for c in components)}
+    from brainlens.ml.seg_verify import doubted
+
+    return {"tumour_ml": tumour_ml, "finding": finding, "warned_false_alarm": any(map(doubted, components))}
 
 
 def healthy_checks(samples: int, models_dir: Path | None, log) -> dict[str, Any]:

@@ -92,13 +92,15 @@ def _second_opinion(r: dict[str, Any]) -> str:
 def _doubts(r: dict[str, Any]) -> str:
     """How often a kept component the classifier still labels 'no tumour' (the product's 'possible false
     alarm' warning) lay on a real tumour, on validation and on test patients."""
+    from brainlens.ml.seg_verify import doubted
+
     def count(rows: list[dict[str, Any]]) -> str:
         kept = [c for row in rows for c in row.get("components", []) if c.get("kept") and "classifier_label" in c]
-        doubted = [c for c in kept if c["classifier_label"] == "notumor"]
-        return (f"{len(doubted)} of {len(kept)} kept components, {sum(bool(c.get('hit')) for c in doubted)} of "
+        doubts = [c for c in kept if doubted(c)]
+        hits = [c for c in kept if c.get("hit")]
+        return (f"{len(doubts)} of {len(kept)} kept components, {sum(bool(c.get('hit')) for c in doubts)} of "
                 f"them on a tumour (tumour components labelled a tumour type: "
-                f"{sum(bool(c.get('hit')) and c['classifier_label'] != 'notumor' for c in kept)} of "
-                f"{sum(bool(c.get('hit')) for c in kept)})")
+                f"{sum(not doubted(c) for c in hits)} of {len(hits)})")
     return ("A kept component whose most tumour-like view the classifier still labels 'no tumour' stays in the "
             "mask, and the result warns 'possible false alarm ... check them'. Such components: validation "
             f"{count(r.get('validation', []))}" + (f"; test {count(r['per_case'])}." if r["per_case"] else "."))
