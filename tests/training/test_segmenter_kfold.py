@@ -100,3 +100,29 @@ def test_the_final_model_card_points_to_the_cross_validation_for_held_out_figure
     assert "Not evaluated (no lgg-flair test patients in this run)." in md
     assert "This model has no test patients of its own." in md and "Initialised from: scratch." in md
     assert "nan" not in md and "Cross-validation of the recipe" in md  # the k-fold section carries the figures
+
+
+def test_the_fold_sharing_the_bundled_test_patients_is_compared_patient_for_patient(tmp_path) -> None:
+    bundled = json.loads((Path(__file__).parents[2] / "models" / "segmenter_card.json").read_text())
+    fold = bundled["training"]["fold"]
+    ours = [x for x in bundled["per_case"] if x["source"] == "brats" and x["config"] == "all four"]
+    report = _report(fold, [])
+    # the fold run scored the bundled model's first two BraTS test patients and one patient the bundled did not
+    report["per_case"] = [_row(x["case"], "brats", "all four", 0.5) for x in ours[:2]] \
+        + [_row("Brats18_elsewhere", "brats", "all four", 0.9)]
+    report["classifier_fold_models"] = {"2": "/runs/classifier-A3/efflite0", "1": "/runs/classifier-B8/efflite0"}
+    name = next(iter(bundled["healthy"]))
+    report["healthy"] = {name: {"tumour_ml": 0.0, "finding": "no tumour detected"}}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    segmenter_kfold.add(path, tmp_path / "folds")
+    card = tmp_path / "segmenter_card"
+    card.with_suffix(".json").write_text(json.dumps(bundled))
+    segmenter_kfold.render(card, tmp_path / "folds")
+    md = card.with_suffix(".md").read_text()
+    expected = sum(x["dice_whole_tumor"] for x in ours[:2]) / 2  # only the patients both scored
+    line = next(x for x in md.splitlines() if x.startswith("| BraTS, all four | 2 | "))
+    assert line.split(" | ")[2].startswith(f"{expected:.3f} / ") and line.endswith("| 0.500 / 0.250 / 0.125 |")
+    clean = int(bundled["healthy"][name]["tumour_ml"] <= 1.0)
+    assert f"with <= 1 ml of tumour: bundled {clean} of 1, k-fold fold {fold} 1 of 1." in md
+    assert "| fold 1: classifier-B8; fold 2: classifier-A3 |" in md  # which classifiers gave the second opinion

@@ -11,6 +11,7 @@ import numpy as np
 
 from brainlens.ml.seg_model import REGIONS
 from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR
+from brainlens.training.segmenter_card_kfold import kfold_section
 
 ABBREV = {"whole_tumor": "WT", "tumor_core": "TC", "enhancing_tumor": "ET"}
 
@@ -181,58 +182,6 @@ def _brats(r: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def _kfold(r: dict[str, Any]) -> list[str]:
-    """The recipe's cross-validation (training.segmenter_kfold): every fold run evaluated so far, pooled."""
-    kf = r.get("kfold")
-    if not kf:
-        return []
-    s, recs = kf["summary"], kf["records"]
-    lines = ["## Cross-validation of the recipe (BraTS and lgg-flair k-fold)", "",
-             f"Folds evaluated: {', '.join(map(str, s['folds']))} of {s['of']}. Each fold run is trained from scratch "
-             "with the k-fold recipe (`brainlens-train segmenter --fold k`, BraTS + lgg-flair, mirrored healthy "
-             "patches) and evaluated like the bundled model: its own validation patients pick its detection rule, "
-             "its test patients are never trained on. The bundled model above is fold 0 of an earlier, warm-started "
-             "recipe, so these rows judge the recipe, not the bundled weights. Mean +- sd over test patients "
-             "(n), pooled across folds. Each fold's evaluation is kept in `models/segmenter_kfold/fold<k>.json` ("
-             + "; ".join(f"fold {rec['fold']} evaluated {rec['generated']}" for rec in recs)
-             + ") and pooled here by `python -m brainlens.training.segmenter_kfold render`.", "",
-             "| test set | n | Dice WT | Dice TC | Dice ET | HD95 WT mm | range contains truth |",
-             "|---|---|---|---|---|---|---|"]
-    tests = [("brats", c, f"BraTS, {c}") for c in ("all four", "FLAIR only", "T1c only")] \
-        + [("lgg-flair", "FLAIR only", "lgg-flair, FLAIR only")]
-    for source, config, title in tests:
-        cells = [s[f"{source} / {config} / {m}"] for m in ("dice_whole_tumor", "dice_tumor_core",
-                                                          "dice_enhancing_tumor", "hd95_whole_tumor")]
-        if cells[0]["n"]:
-            cov = s[f"{source} / {config} / range_contains_truth"]["mean"]
-            lines.append(f"| {title} | {cells[0]['n']} | " + " | ".join(
-                f"{c['mean']:.{1 if i == 3 else 3}f} +- {c['sd']:.{1 if i == 3 else 3}f}" if c["n"] else "-"
-                for i, c in enumerate(cells)) + f" | {cov * 100:.0f} % |")
-    ok, n = s["healthy heads <= 1 ml"]
-    low = s["lgg-flair below 0.3 without the uncertainty flag"]
-    lines += ["", f"lgg-flair patients below Dice 0.3 without the uncertainty flag: {', '.join(low) or 'none'}. "
-                  f"Healthy heads of the fold evaluations (MNI152, phantoms, the folds' test patients' mirrored "
-                  f"healthy hemispheres) with <= 1 ml of tumour: {ok} of {n}. {_warned(s, n - ok)}"]
-    lines += ["", "| fold | steps | train min | best step | test patient | grade | inputs | Dice WT | Dice TC "
-                  "| Dice ET | finding |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for rec in recs:
-        for row in rec["rows"]:
-            if row["source"] != "brats":
-                continue
-            lines.append(f"| {rec['fold']} | {rec['steps']} | {rec['train_minutes'] or 0:.0f} | {rec['best_step']} | "
-                         f"{row['case']} | {row.get('grade') or '?'} | {row['config']} | "
-                         + " | ".join(f"{row.get(f'dice_{g}', float('nan')):.3f}" for g in REGIONS)
-                         + f" | {row['finding']} |")
-    for rec in recs:
-        clinical = [row for row in rec["rows"] if row["source"] == "lgg-flair"]
-        if clinical:
-            lines.append("")
-            lines.append(f"Fold {rec['fold']}, lgg-flair test patients (FLAIR only), WT Dice: " + ", ".join(
-                f"{row['case']} {row['dice_whole_tumor']:.3f}{' (uncertain)' if row['uncertain'] else ''}"
-                for row in clinical) + ".")
-    return lines + [""]
-
-
 def _clinical(r: dict[str, Any]) -> list[str]:
     s = r["summary"].get("clinical FLAIR / FLAIR only")
     if not s:
@@ -256,15 +205,6 @@ def _clinical(r: dict[str, Any]) -> list[str]:
                      f"{x['true_wt_ml']:.1f} | {x['pred_wt_ml']:.1f} [{lo:.1f}, {hi:.1f}] | "
                      f"{x['fp_ml_beyond_10mm']:.2f} | {'uncertain' if x['uncertain'] else ''} | {x['finding']} |")
     return lines + [""]
-
-
-def _warned(s: dict[str, Any], over: int) -> str:
-    """How many healthy heads over 1 ml carried the 'possible false alarm' warning (where recorded)."""
-    told, recorded = s.get("healthy heads over 1 ml warned", [0, 0])
-    if not recorded:
-        return "The 'possible false alarm' warning was not recorded by these evaluations."
-    which = f"the {over} others" if recorded == over else f"the {recorded} others whose evaluation recorded it"
-    return f"Of {which}, {told} carried the 'possible false alarm' warning."
 
 
 def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
@@ -352,5 +292,5 @@ def _folds_not_run(r: dict[str, Any]) -> str:
 
 
 def card_markdown(r: dict[str, Any]) -> str:
-    return "\n".join(_intro(r) + _data(r) + _brats(r) + _kfold(r) + _clinical(r) + _healthy_and_uncertainty(r)
+    return "\n".join(_intro(r) + _data(r) + _brats(r) + kfold_section(r) + _clinical(r) + _healthy_and_uncertainty(r)
                       + _speed_and_limits(r))

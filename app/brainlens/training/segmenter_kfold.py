@@ -42,7 +42,9 @@ def fold_record(report: dict[str, Any]) -> dict[str, Any]:
                for name, v in report.get("healthy", {}).items() if "tumour_ml" in v}
     return {"fold": int(fold), "generated": report["generated"], "steps": training.get("steps"),
             "train_minutes": training.get("train_minutes"), "best_step": training.get("best_step"),
-            "detection": report["detection"], "rows": rows, "healthy": healthy}
+            "detection": report["detection"], "rows": rows, "healthy": healthy,
+            # which classifier fold models gave the second opinion (None: not asked)
+            "classifier_fold_models": report.get("classifier_fold_models")}
 
 
 def load_records(folder: Path) -> list[dict[str, Any]]:
