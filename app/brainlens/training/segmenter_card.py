@@ -232,6 +232,8 @@ def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
             auc = "n/a" if s["uncertainty_auroc_mean"] is None else f"{s['uncertainty_auroc_mean']:.3f}"
             lines.append(f"| {name} | {auc} | {s['range_contains_truth'] * 100:.0f} % | "
                          f"{_relative_range_width(r['per_case'], name)} |")
+    if not any(s["n"] for s in r["summary"].values()):
+        lines += ["| (no test patients in this run: the cross-validation section pools them) | | | |"]
     vr = r.get("volume_range")
     if vr:
         lines += ["", f"The volume range is the 5th-95th percentile of the samples' volumes widened by a factor "

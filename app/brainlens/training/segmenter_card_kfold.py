@@ -29,8 +29,8 @@ def kfold_section(r: dict[str, Any]) -> list[str]:
              "(n), pooled across folds. Each fold's evaluation is kept in `models/segmenter_kfold/fold<k>.json` ("
              + "; ".join(f"fold {rec['fold']} evaluated {rec['generated']}" for rec in recs)
              + ") and pooled here by `python -m brainlens.training.segmenter_kfold render`.", "",
-             "| test set | n | Dice WT | Dice TC | Dice ET | HD95 WT mm | range contains truth |",
-             "|---|---|---|---|---|---|---|"]
+             "| test set | n | Dice WT | Dice TC | Dice ET | HD95 WT mm | range contains truth | range width / true "
+             "volume (median) | uncertainty AUROC |", "|---|---|---|---|---|---|---|---|---|"]
     for source, config, title in _TESTS:
         cells = [s[f"{source} / {config} / {m}"] for m in ("dice_whole_tumor", "dice_tumor_core",
                                                           "dice_enhancing_tumor", "hd95_whole_tumor")]
@@ -38,13 +38,29 @@ def kfold_section(r: dict[str, Any]) -> list[str]:
             cov = s[f"{source} / {config} / range_contains_truth"]["mean"]
             lines.append(f"| {title} | {cells[0]['n']} | " + " | ".join(
                 f"{c['mean']:.{1 if i == 3 else 3}f} +- {c['sd']:.{1 if i == 3 else 3}f}" if c["n"] else "-"
-                for i, c in enumerate(cells)) + f" | {cov * 100:.0f} % |")
+                for i, c in enumerate(cells)) + f" | {cov * 100:.0f} % | {_width(s, source, config, cells[0]['n'])} | "
+                f"{_auroc(s, source, config, cells[0]['n'])} |")
     ok, n = s["healthy heads <= 1 ml"]
     low = s["lgg-flair below 0.3 without the uncertainty flag"]
     lines += ["", f"lgg-flair patients below Dice 0.3 without the uncertainty flag: {', '.join(low) or 'none'}. "
                   f"Healthy heads of the fold evaluations (MNI152, phantoms, the folds' test patients' mirrored "
                   f"healthy hemispheres) with <= 1 ml of tumour: {ok} of {n}. {_warned(s, n - ok)}"]
     return lines + _fold_runs(recs) + _same_patients(r, recs) + _per_patient(recs) + [""]
+
+
+def _counted(n: int, of: int) -> str:
+    """' (n = 8)' when a figure rests on fewer patients than the row (fold records that predate it)."""
+    return "" if n == of else f" (n = {n})"
+
+
+def _width(s: dict[str, Any], source: str, config: str, of: int) -> str:
+    w = s.get(f"{source} / {config} / range width over true volume", {"n": 0})
+    return f"{w['median']:.1f}{_counted(w['n'], of)}" if w["n"] else "not recorded"
+
+
+def _auroc(s: dict[str, Any], source: str, config: str, of: int) -> str:
+    a = s.get(f"{source} / {config} / uncertainty_auroc", {"n": 0})
+    return f"{a['mean']:.3f} +- {a['sd']:.3f}{_counted(a['n'], of)}" if a["n"] else "not recorded"
 
 
 def _warned(s: dict[str, Any], over: int) -> str:

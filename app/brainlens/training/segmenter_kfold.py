@@ -24,7 +24,8 @@ FOLDS = 4
 FOLDS_DIR = Path("models/segmenter_kfold")
 CARD = Path("models/segmenter_card")
 _ROW_KEYS = ("case", "source", "config", "finding", "uncertain", "dice_whole_tumor", "dice_tumor_core",
-             "dice_enhancing_tumor", "hd95_whole_tumor", "range_contains_truth")
+             "dice_enhancing_tumor", "hd95_whole_tumor", "range_contains_truth", "uncertainty_auroc", "true_wt_ml",
+             "wt_range_ml")
 
 
 def fold_record(report: dict[str, Any]) -> dict[str, Any]:
@@ -53,10 +54,19 @@ def load_records(folder: Path) -> list[dict[str, Any]]:
 
 def pooled(records: list[dict[str, Any]], source: str, config: str, metric: str) -> dict[str, Any]:
     """mean +- sd of one metric over every test patient of every fold (patients, not folds, are the unit)."""
-    vals = np.array([row[metric] for rec in records for row in rec["rows"]
-                     if row["source"] == source and row["config"] == config and metric in row], np.float64)
+    vals = np.array([row[metric] for rec in records for row in rec["rows"] if row["source"] == source
+                     and row["config"] == config and row.get(metric) is not None], np.float64)
     return {"n": int(len(vals)), "mean": float(vals.mean()) if len(vals) else float("nan"),
             "sd": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0}
+
+
+def range_width(records: list[dict[str, Any]], source: str, config: str) -> dict[str, Any]:
+    """Median (high - low) / true whole-tumour volume of the reported ranges: a range can contain the truth
+    only by being wide (records from before the ranges were kept are left out: n says how many count)."""
+    widths = [(row["wt_range_ml"][1] - row["wt_range_ml"][0]) / row["true_wt_ml"] for rec in records
+              for row in rec["rows"] if row["source"] == source and row["config"] == config
+              and "wt_range_ml" in row and row.get("true_wt_ml", 0) > 0]
+    return {"n": len(widths), "median": float(np.median(widths)) if widths else float("nan")}
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -64,8 +74,9 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     tests = [("brats", c) for c in ("all four", "FLAIR only", "T1c only")] + [("lgg-flair", "FLAIR only")]
     for source, config in tests:
         for metric in ("dice_whole_tumor", "dice_tumor_core", "dice_enhancing_tumor", "hd95_whole_tumor",
-                       "range_contains_truth"):
+                       "range_contains_truth", "uncertainty_auroc"):
             out[f"{source} / {config} / {metric}"] = pooled(records, source, config, metric)
+        out[f"{source} / {config} / range width over true volume"] = range_width(records, source, config)
     clinical = [row for rec in records for row in rec["rows"] if row["source"] == "lgg-flair"]
     out["lgg-flair below 0.3 without the uncertainty flag"] = sorted(
         row["case"] for row in clinical if row["dice_whole_tumor"] < 0.3 and not row["uncertain"])
