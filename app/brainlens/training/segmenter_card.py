@@ -144,8 +144,9 @@ def _data(r: dict[str, Any]) -> list[str]:
         + ("Initialised from: bundled (the previous bundled model, trained on this fold's BraTS training patients "
            "only; the training script refuses the warm start for a fold whose test patients it saw). "
            if tr.get("init") == "bundled" else f"Initialised from: {tr.get('init') or 'scratch'}. ")
-        + f"{tr.get('train_minutes', 0):.0f} min on {tr.get('threads')} CPU thread(s) of a shared 2-core machine "
-        f"(load average around 5-10 from other jobs); stop: {tr.get('stop_reason')}; best validation score "
+        + f"{tr.get('train_minutes', 0):.0f} min on {tr.get('threads')} CPU thread(s) of a "
+        f"{r['hardware']['cpu_count']}-CPU machine that other jobs shared at times, so the time is not a benchmark; "
+        f"stop: {tr.get('stop_reason')}; best validation score "
         f"{tr.get('best_val_mean_dice', float('nan')):.3f} at step {tr.get('best_step')}. {r.get('note', '')}", ""]
 
 

@@ -24,8 +24,7 @@ def kfold_section(r: dict[str, Any]) -> list[str]:
              f"Folds evaluated: {', '.join(map(str, s['folds']))} of {s['of']}. Each fold run is trained from scratch "
              "with the k-fold recipe (`brainlens-train segmenter --fold k`, BraTS + lgg-flair, mirrored healthy "
              "patches) and evaluated like the bundled model: its own validation patients pick its detection rule, "
-             "its test patients are never trained on. The bundled model above is fold 0 of an earlier, warm-started "
-             "recipe, so these rows judge the recipe, not the bundled weights. Mean +- sd over test patients "
+             f"its test patients are never trained on. {_bundled_is(r)} Mean +- sd over test patients "
              "(n), pooled across folds. Each fold's evaluation is kept in `models/segmenter_kfold/fold<k>.json` ("
              + "; ".join(f"fold {rec['fold']} evaluated {rec['generated']}" for rec in recs)
              + ") and pooled here by `python -m brainlens.training.segmenter_kfold render`.", "",
@@ -46,6 +45,16 @@ def kfold_section(r: dict[str, Any]) -> list[str]:
                   f"Healthy heads of the fold evaluations (MNI152, phantoms, the folds' test patients' mirrored "
                   f"healthy hemispheres) with <= 1 ml of tumour: {ok} of {n}. {_warned(s, n - ok)}"]
     return lines + _fold_runs(recs) + _same_patients(r, recs) + _per_patient(recs) + [""]
+
+
+def _bundled_is(r: dict[str, Any]) -> str:
+    """How the model the card describes relates to the fold runs."""
+    tr = r["training"]
+    if tr.get("fold") == -1 and not tr.get("init"):
+        return ("The bundled model above is this recipe trained on every patient but validation (`--fold -1`), so "
+                "these rows are the held-out estimate for it: no patient here was tested by a model that saw it.")
+    return (f"The bundled model above is fold {tr.get('fold')} of another recipe (initialised from: "
+            f"{tr.get('init') or 'scratch'}), so these rows judge the recipe, not the bundled weights.")
 
 
 def _counted(n: int, of: int) -> str:
