@@ -56,3 +56,22 @@ def test_evaluation_chooses_the_margin_from_validation_rows():
     chosen = choose_range_margin(rows)
     assert chosen["per_disagreement"] == pytest.approx(2.0)
     assert chosen["validation_studies"] == 2 and chosen["validation_not_detected"] == 1
+
+
+def test_held_out_studies_of_the_fold_runs_join_the_calibration_of_a_model_with_few_validation_studies():
+    from brainlens.training.segmenter_kfold import out_of_fold_range_scores
+
+    # a fold run with margin 2: a study of disagreement 0.5 was shown [5, 40] = its sampled [10, 20] widened x2
+    row = {"wt_range_ml": [5.0, 40.0], "true_wt_ml": 30.0, "disagreement": 0.5}
+    old = {"fold": 1, "volume_range": None, "rows": [{"wt_range_ml": [1.0, 2.0], "true_wt_ml": 9.0}]}  # kept neither
+    scores, folds = out_of_fold_range_scores([{"fold": 0, "volume_range": {"per_disagreement": 2.0},
+                                               "rows": [row] * 20}, old])
+    assert folds == [0] and scores == [pytest.approx(1.0)] * 20  # 30 / 20 - 1 = 0.5 needed, / 0.5
+    # a final model's 9 validation studies: one missed tumour (a 1 ml speck of 150 ml) is the 90 % rank alone
+    val = [{"wt_range_ml": [9.0, 11.0], "true_wt_ml": 10.0, "disagreement": 0.1}] * 8 \
+        + [{"wt_range_ml": [0.9, 1.0], "true_wt_ml": 150.0, "disagreement": 0.45}]
+    assert choose_range_margin(val)["per_disagreement"] > 300
+    pooled = choose_range_margin(val, out_of_fold=(scores, folds))
+    assert pooled["per_disagreement"] == pytest.approx(1.0)
+    assert pooled["validation_only_per_disagreement"] > 300 and pooled["out_of_fold_studies"] == 20
+    assert pooled["validation_studies"] == 29 and pooled["out_of_fold_runs"] == [0]

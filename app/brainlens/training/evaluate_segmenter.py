@@ -243,14 +243,24 @@ def choose_detection(val_rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "max_disagreement (largest of validation studies with WT Dice >= 0.7)"}
 
 
-def choose_range_margin(val_rows: list[dict[str, Any]], coverage: float = 0.9) -> dict[str, Any]:
+def choose_range_margin(val_rows: list[dict[str, Any]], coverage: float = 0.9,
+                        out_of_fold: tuple[list[float], list[int]] | None = None) -> dict[str, Any]:
     """How much to widen the sampled whole-tumour volume range per unit of sample disagreement so that it
     covers ``coverage`` of the validation tumours (split-conformal on the normalised score); studies where
-    the rule found no tumour cannot be covered by any widening and are counted apart."""
+    the rule found no tumour cannot be covered by any widening and are counted apart.
+
+    ``out_of_fold`` (scores, folds): the held-out studies of the recipe's fold runs join the calibration set.
+    A final model has only a handful of validation studies, and with 10 the 90 % rank is the largest score:
+    one missed tumour then widens every range ~100-fold."""
     scores = [range_margin_needed(r["wt_range_ml"], r["true_wt_ml"])
               / max(r["disagreement"], RANGE_DISAGREEMENT_FLOOR) for r in val_rows]
+    extra: dict[str, Any] = {}
+    if out_of_fold and out_of_fold[0]:
+        extra = {"out_of_fold_studies": len(out_of_fold[0]), "out_of_fold_runs": out_of_fold[1],
+                 "validation_only_per_disagreement": conformal_margin(scores, coverage)}
+        scores = scores + list(out_of_fold[0])
     finite = [m for m in scores if np.isfinite(m)]
-    return {"per_disagreement": conformal_margin(scores, coverage), "coverage_aimed": coverage,
+    return {**extra, "per_disagreement": conformal_margin(scores, coverage), "coverage_aimed": coverage,
             "validation_studies": len(finite), "validation_not_detected": len(scores) - len(finite),
             "validation_scores": sorted(round(float(m), 3) for m in finite),
             "rule": "range = [5th percentile of the sample volumes / (1 + m), 95th percentile x (1 + m)] with "
@@ -353,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--version", default=dt.date.today().isoformat())
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--note", default="", help="free-text note on how training went (e.g. resumes)")
+    p.add_argument("--range-from-folds", type=Path, default=None,
+                   help="fold records folder (models/segmenter_kfold): calibrate the volume range on their held-out "
+                        "studies as well (for the final model, whose few validation studies are too few)")
     p.add_argument("--limit", type=int, default=None, help="only the first N patients per part (smoke test)")
     p.add_argument("--classifier-runs", type=Path, nargs="*", default=[],
                    help="classifier fold runs (each held out one 3D fold): evaluate the classifier's second "
@@ -415,7 +428,12 @@ def main(argv: list[str] | None = None) -> int:
         for case in part(kind, "val"):
             range_rows += score_case(kind, roots[kind], case, configs, samples, chosen, args.models_dir, rng, log,
                                      classifier=opinion(classifiers, case))
-    volume_range = choose_range_margin(range_rows)
+    out_of_fold = None
+    if args.range_from_folds:
+        from brainlens.training.segmenter_kfold import load_records, out_of_fold_range_scores
+
+        out_of_fold = out_of_fold_range_scores(load_records(args.range_from_folds))
+    volume_range = choose_range_margin(range_rows, out_of_fold=out_of_fold)
     log(f"volume range from validation: {json.dumps(volume_range)}")
     entry = export(args.run, args.version, {**base, "detection": detection, "volume_range": volume_range},
                    args.models_dir)

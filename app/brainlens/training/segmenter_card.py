@@ -240,10 +240,20 @@ def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
         lines += ["", f"The volume range is the 5th-95th percentile of the samples' volumes widened by a factor "
                       f"(1 + m) on both sides, m = {vr['per_disagreement']:.2f} x the study's sample disagreement "
                       f"(at least {RANGE_DISAGREEMENT_FLOOR}), aiming at {vr['coverage_aimed'] * 100:.0f} % coverage "
-                      f"(split-conformal on the fold's validation tumours: {vr['validation_studies']} studies, scores "
+                      f"(split-conformal on {_calibrated_on(vr)}: {vr['validation_studies']} studies, scores "
                       f"{vr['validation_scores']}; {vr['validation_not_detected']} found no tumour and cannot be "
                       "covered). Unwidened, the sampled ranges were far too narrow."]
     return lines + [""]
+
+
+def _calibrated_on(vr: dict[str, Any]) -> str:
+    if "out_of_fold_studies" not in vr:
+        return "the fold's validation tumours"
+    return (f"this run's validation tumours and the {vr['out_of_fold_studies']} held-out studies of the recipe's "
+            f"fold runs {', '.join(map(str, vr['out_of_fold_runs']))} (on their ranges before their own fold's "
+            f"widening; the validation tumours alone would give m = {vr['validation_only_per_disagreement']:.2f}, "
+            "as a final model has few; the coverage of this m on new patients is untested: the k-fold section's "
+            "coverage is of each fold's own margin)")
 
 
 def _relative_range_width(rows: list[dict[str, Any]], summary_name: str) -> str:
@@ -275,9 +285,18 @@ def _speed_and_limits(r: dict[str, Any]) -> list[str]:
         "- Other hospitals, scanners and DICOM exports; non-glioma tumours (metastases, meningioma), "
         "post-operative cavities, children.",
         "- lgg-flair's affine is approximate (left/right not verified by the source) and its intensities are 8-bit.",
-        "- Volume ranges: the spread of 4 samples (TTA + MC dropout) widened by a margin chosen on only a handful "
-        "of validation tumours (see Uncertainty); the coverage row is the test of that choice, on few patients.",
+        _range_limitation(r.get("volume_range", {})),
         ""]
+
+
+def _range_limitation(vr: dict[str, Any]) -> str:
+    if "out_of_fold_studies" in vr:
+        return ("- Volume ranges: the spread of 4 samples (TTA + MC dropout) widened by a margin calibrated on "
+                "held-out studies of other models of the same recipe (see Uncertainty); whether it covers 90 % of "
+                "new patients' volumes with this model is not tested.")
+    return ("- Volume ranges: the spread of 4 samples (TTA + MC dropout) widened by a margin chosen on only a "
+            "handful of validation tumours (see Uncertainty); the coverage row is the test of that choice, on few "
+            "patients.")
 
 
 def _folds_not_run(r: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ FOLDS_DIR = Path("models/segmenter_kfold")
 CARD = Path("models/segmenter_card")
 _ROW_KEYS = ("case", "source", "config", "finding", "uncertain", "dice_whole_tumor", "dice_tumor_core",
              "dice_enhancing_tumor", "hd95_whole_tumor", "range_contains_truth", "uncertainty_auroc", "true_wt_ml",
-             "wt_range_ml")
+             "wt_range_ml", "disagreement")
 
 
 def fold_record(report: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +45,8 @@ def fold_record(report: dict[str, Any]) -> dict[str, Any]:
             "train_minutes": training.get("train_minutes"), "best_step": training.get("best_step"),
             "detection": report["detection"], "rows": rows, "healthy": healthy,
             # which classifier fold models gave the second opinion (None: not asked)
-            "classifier_fold_models": report.get("classifier_fold_models")}
+            "classifier_fold_models": report.get("classifier_fold_models"),
+            "volume_range": report.get("volume_range")}  # the fold's own range margin, to un-widen its ranges
 
 
 def load_records(folder: Path) -> list[dict[str, Any]]:
@@ -67,6 +68,27 @@ def range_width(records: list[dict[str, Any]], source: str, config: str) -> dict
               for row in rec["rows"] if row["source"] == source and row["config"] == config
               and "wt_range_ml" in row and row.get("true_wt_ml", 0) > 0]
     return {"n": len(widths), "median": float(np.median(widths)) if widths else float("nan")}
+
+
+def out_of_fold_range_scores(records: list[dict[str, Any]]) -> tuple[list[float], list[int]]:
+    """Range scores (margin needed / disagreement, as ``evaluate_segmenter.choose_range_margin``) of every
+    held-out study of the fold runs, on each study's sampled range before its fold's widening; records that
+    did not keep the disagreement or their margin are left out. Returns the scores and the folds used."""
+    from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR, range_margin_needed
+
+    scores, folds = [], []
+    for rec in records:
+        margin = (rec.get("volume_range") or {}).get("per_disagreement")
+        rows = [row for row in rec["rows"] if "disagreement" in row and "wt_range_ml" in row]
+        if margin is None or not rows:
+            continue
+        folds.append(rec["fold"])
+        for row in rows:
+            d = max(row["disagreement"], RANGE_DISAGREEMENT_FLOOR)
+            widen = 1.0 + margin * d  # the product's range: [low / widen, high * widen]
+            low, high = row["wt_range_ml"]
+            scores.append(range_margin_needed((low * widen, high / widen), row["true_wt_ml"]) / d)
+    return scores, folds
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
