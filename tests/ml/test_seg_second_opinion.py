@@ -136,10 +136,27 @@ def test_each_patient_is_judged_by_the_fold_model_that_never_saw_it() -> None:
 def test_a_healthy_head_records_whether_the_user_was_warned_of_a_false_alarm() -> None:
     from brainlens.training.evaluate_segmenter import healthy_row
 
-    doubted = {"kept": True, "doubted_by_classifier": True}
-    believed = {"kept": True, "doubted_by_classifier": False}
-    dropped = {"kept": False, "vetoed_by_classifier": True}
+    doubted = {"kept": True, "doubted_by_classifier": True, "volume_ml": 18.1}
+    believed = {"kept": True, "doubted_by_classifier": False, "volume_ml": 6.9}
+    dropped = {"kept": False, "vetoed_by_classifier": True, "volume_ml": 12.5}
+    faint = {"kept": False, "volume_ml": 0.2}
     assert healthy_row(25.0, "tumour detected", [believed, doubted])["warned_false_alarm"] is True
     assert healthy_row(6.9, "tumour detected", [believed, dropped])["warned_false_alarm"] is False
     assert healthy_row(0.0, "no tumour detected", []) == {"tumour_ml": 0.0, "finding": "no tumour detected",
-                                                          "warned_false_alarm": False}
+                                                          "warned_false_alarm": False, "vetoed_ml": 0.0}
+    # only what the second opinion dropped counts: not the faint specks the detection rule dropped itself
+    assert healthy_row(0.0, "no tumour detected", [dropped, faint, dropped])["vetoed_ml"] == 25.0
+
+
+def test_the_card_says_when_no_tumour_detected_rests_on_the_second_opinion() -> None:
+    from brainlens.training.segmenter_card import _healthy_and_uncertainty
+
+    report = {"healthy_target_ml": 1.0, "summary": {}, "per_case": [], "healthy": {
+        "template": {"tumour_ml": 0.0, "finding": "no tumour detected", "warned_false_alarm": False,
+                     "vetoed_ml": 18.0},
+        "phantom": {"tumour_ml": 0.0, "finding": "no tumour detected", "warned_false_alarm": False,
+                    "vetoed_ml": 0.0}}}
+    rows = [line for line in _healthy_and_uncertainty(report) if line.startswith("| template")
+            or line.startswith("| phantom")]
+    assert "18.0 ml more that the classifier's second opinion dropped" in rows[0]
+    assert "second opinion" not in rows[1]

@@ -134,7 +134,7 @@ def test_the_fold_sharing_the_bundled_test_patients_is_compared_patient_for_pati
     segmenter_kfold.render(card, tmp_path / "folds")
     md = card.with_suffix(".md").read_text()
     version = bundled["model"]["version"]
-    assert f"| BraTS, all four | 1 | 0.700 / 0.350 / 0.175 | 0.500 / 0.250 / 0.125 |" in md  # Brats18_B only
-    assert f"with <= 1 ml of tumour: bundled 0 of 1, k-fold fold 2 1 of 1." in md
+    assert "| BraTS, all four | 1 | 0.700 / 0.350 / 0.175 | 0.500 / 0.250 / 0.125 |" in md  # Brats18_B only
+    assert "with <= 1 ml of tumour: bundled 0 of 1, k-fold fold 2 1 of 1." in md
     assert f"bundled {version}: Dice WT / TC / ET" in md
     assert "| fold 1: classifier-B8; fold 2: classifier-A3 |" in md  # which classifiers gave the second opinion

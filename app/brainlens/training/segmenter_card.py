@@ -219,8 +219,10 @@ def _healthy_and_uncertainty(r: dict[str, Any]) -> list[str]:
             lines.append(f"| {k} | skipped: {v['skipped']} | |")
         else:
             warned = ", warned: possible false alarm" if v.get("warned_false_alarm") else ""
+            vetoed = (f" (the network marked {v['vetoed_ml']:.1f} ml more that the classifier's second opinion "
+                      "dropped)" if v.get("vetoed_ml") else "")
             lines.append(f"| {k} | {v['tumour_ml']:.2f} ({_met(v['tumour_ml'], r['healthy_target_ml'], False)}) "
-                         f"| {v['finding']}{warned} |")
+                         f"| {v['finding']}{warned}{vetoed} |")
     lines += ["", "## Uncertainty", "",
               "AUROC of the per-voxel entropy for finding the wrong voxels (whole-tumour error, voxels inside the "
               "head, 300k sampled per study), and how often the reported whole-tumour volume range contains the true "
@@ -277,11 +279,12 @@ def _speed_and_limits(r: dict[str, Any]) -> list[str]:
         "`benchmarks/bench_segment.py`.", "",
         "## Not tested / limitations", "",
         _folds_not_run(r),
-        "- A real healthy volunteer was not available: healthy heads are the MNI152 average template "
-        "(skull-stripped, never trained on), a synthetic phantom with a skull, and held-out patients' healthy "
-        "hemispheres mirrored into whole heads (real anatomy and contrast, skull on for lgg-flair, but a mirrored "
-        "head is more symmetric than a real one). A real healthy study, and especially other healthy variants "
-        "(white-matter lesions of age, artefacts), remain untested.",
+        "- A real healthy volunteer's clinical study was not available: healthy heads are the MNI152 average "
+        "template (skull-stripped, never trained on; plain and with noise), one real head with its skull from "
+        "dipy's test data (low resolution, T2-weighted look, health not stated by its source), a synthetic phantom "
+        "with a skull, and held-out patients' healthy hemispheres mirrored into whole heads (real anatomy and "
+        "contrast, skull on for lgg-flair, but a mirrored head is more symmetric than a real one). Healthy clinical "
+        "T1/T1c/FLAIR studies, and other healthy variants (white-matter lesions of age, artefacts), remain untested.",
         "- Other hospitals, scanners and DICOM exports; non-glioma tumours (metastases, meningioma), "
         "post-operative cavities, children.",
         "- lgg-flair's affine is approximate (left/right not verified by the source) and its intensities are 8-bit.",
