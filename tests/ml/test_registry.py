@@ -92,6 +92,20 @@ def test_half_precision_round_trip(tmp_path: Path) -> None:
     assert full < (tmp_path / "tiny32.safetensors").stat().st_size
 
 
+def test_writing_the_same_weights_again_keeps_the_file_and_its_hash(tmp_path: Path) -> None:
+    # safetensors orders the metadata keys at random: without the check each rewrite could change the hash
+    first = _write(tmp_path).sha256
+    assert {_write(tmp_path).sha256 for _ in range(8)} == {first}
+    assert registry.sha256_file(tmp_path / "tiny.safetensors") == first
+    changed = {k: v + 1 if v.is_floating_point() else v for k, v in _state().items()}
+    entry = registry.write_weights(changed, name="tiny", version="1.0", kind="classifier", input={}, labels=[],
+                                   extra={}, directory=tmp_path)
+    assert entry.sha256 != first  # other weights are written
+    state, _ = registry.load_weights("tiny", tmp_path)
+    assert all(torch.equal(state[k], v) for k, v in changed.items())
+    assert _write(tmp_path, version="1.1").sha256 != first  # so is another version of the same weights
+
+
 def test_upsert_keeps_other_entries(tmp_path: Path) -> None:
     _write(tmp_path, "first", version="1")
     _write(tmp_path, "second", version="1")

@@ -188,7 +188,9 @@ def write_weights(state_dict: Mapping[str, torch.Tensor], name: str, version: st
         tensors[key] = t.contiguous().clone()  # clone: safetensors refuses tensors sharing storage
     filename = f"{name}.safetensors"
     path = base / filename
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"name": name, "version": str(version)}))
+    metadata = {"name": name, "version": str(version)}
+    if not _holds(path, tensors, metadata):
+        _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     entry = ModelEntry(name=name, version=str(version), kind=kind, file=filename, sha256=sha256_file(path),
                        input=spec["input"], labels=spec["labels"], extra=spec["extra"],
                        dtype="float16" if half else "float32")
@@ -202,6 +204,25 @@ def write_weights(state_dict: Mapping[str, torch.Tensor], name: str, version: st
             rows.append(entry.to_dict())
         _write_manifest_rows(base, rows)
     return entry
+
+
+def _holds(path: Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> bool:
+    """Whether the file already holds exactly these tensors and metadata. Then it is kept as it is: safetensors
+    writes the metadata keys in a random order, so rewriting the same weights (a re-run evaluation) would
+    change the file's SHA-256 and the manifest for nothing."""
+    import torch
+    from safetensors import safe_open
+
+    if not path.is_file():
+        return False
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            if f.metadata() != dict(metadata) or set(f.keys()) != set(tensors):
+                return False
+            return all(torch.equal(f.get_tensor(k), t) and f.get_tensor(k).dtype == t.dtype
+                       for k, t in tensors.items())
+    except Exception:  # an unreadable old file is simply replaced
+        return False
 
 
 def _write_manifest_rows(base: Path, rows: list[dict[str, Any]]) -> None:
