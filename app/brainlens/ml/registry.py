@@ -210,7 +210,6 @@ def _holds(path: Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[st
     """Whether the file already holds exactly these tensors and metadata. Then it is kept as it is: safetensors
     writes the metadata keys in a random order, so rewriting the same weights (a re-run evaluation) would
     change the file's SHA-256 and the manifest for nothing."""
-    import torch
     from safetensors import safe_open
 
     if not path.is_file():
@@ -219,10 +218,15 @@ def _holds(path: Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[st
         with safe_open(str(path), framework="pt") as f:
             if f.metadata() != dict(metadata) or set(f.keys()) != set(tensors):
                 return False
-            return all(torch.equal(f.get_tensor(k), t) and f.get_tensor(k).dtype == t.dtype
-                       for k, t in tensors.items())
+            return all(_identical(f.get_tensor(k), t) for k, t in tensors.items())
     except Exception:  # an unreadable old file is simply replaced
         return False
+
+
+def _identical(a: torch.Tensor, b: torch.Tensor) -> bool:
+    import torch
+
+    return a.dtype == b.dtype and torch.equal(a, b)
 
 
 def _write_manifest_rows(base: Path, rows: list[dict[str, Any]]) -> None:

@@ -67,6 +67,18 @@ def volume_range_ml(sample_volumes_ml: list[float], margin: float = 0.0) -> list
     return [float(lo) / (1.0 + margin), float(hi) * (1.0 + margin)]
 
 
+def unwidened(volume_range: list[float] | tuple[float, float], margin: float) -> list[float]:
+    """volume_range_ml's range before its widening by ``margin`` (to re-calibrate a range already reported)."""
+    lo, hi = volume_range
+    return [float(lo) * (1.0 + margin), float(hi) / (1.0 + margin)]
+
+
+def range_score(volume_range: list[float] | tuple[float, float], true_ml: float, disagreement: float) -> float:
+    """The conformal score of one study: the margin its unwidened range needs to contain the truth, per unit
+    of sample disagreement (the unit ``range_margin`` multiplies back)."""
+    return range_margin_needed(volume_range, true_ml) / max(float(disagreement), RANGE_DISAGREEMENT_FLOOR)
+
+
 def range_margin_needed(volume_range: list[float] | tuple[float, float], true_ml: float) -> float:
     """The smallest margin for which volume_range_ml's widened range contains ``true_ml`` (inf when the
     range is empty and the truth is not)."""

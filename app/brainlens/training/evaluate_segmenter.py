@@ -33,7 +33,7 @@ from scipy import ndimage, stats
 
 from brainlens.ml.seg_detection import DetectionRule
 from brainlens.ml.seg_model import CHANNELS, DROPOUT, INIT_FILTERS, MODEL_NAME, PATCH, REGIONS, SPACING_MM
-from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR, conformal_margin, range_margin_needed
+from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR, conformal_margin, range_score
 from brainlens.training.segmenter import dice
 
 CONFIGS = {"all four": CHANNELS, "FLAIR only": ("flair",), "T1c only": ("t1ce",)}
@@ -253,8 +253,7 @@ def choose_range_margin(val_rows: list[dict[str, Any]], coverage: float = 0.9,
     ``out_of_fold`` (scores, folds): the held-out studies of the recipe's fold runs join the calibration set.
     A final model has only a handful of validation studies, and with 10 the 90 % rank is the largest score:
     one missed tumour then widens every range ~100-fold."""
-    scores = [range_margin_needed(r["wt_range_ml"], r["true_wt_ml"])
-              / max(r["disagreement"], RANGE_DISAGREEMENT_FLOOR) for r in val_rows]
+    scores = [range_score(r["wt_range_ml"], r["true_wt_ml"], r["disagreement"]) for r in val_rows]
     extra: dict[str, Any] = {}
     if out_of_fold and out_of_fold[0]:
         extra = {"out_of_fold_studies": len(out_of_fold[0]), "out_of_fold_runs": out_of_fold[1],

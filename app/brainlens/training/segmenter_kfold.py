@@ -74,20 +74,17 @@ def out_of_fold_range_scores(records: list[dict[str, Any]]) -> tuple[list[float]
     """Range scores (margin needed / disagreement, as ``evaluate_segmenter.choose_range_margin``) of every
     held-out study of the fold runs, on each study's sampled range before its fold's widening; records that
     did not keep the disagreement or their margin are left out. Returns the scores and the folds used."""
-    from brainlens.ml.seg_uncertainty import RANGE_DISAGREEMENT_FLOOR, range_margin_needed
+    from brainlens.ml.seg_uncertainty import range_margin, range_score, unwidened
 
     scores, folds = [], []
     for rec in records:
-        margin = (rec.get("volume_range") or {}).get("per_disagreement")
         rows = [row for row in rec["rows"] if "disagreement" in row and "wt_range_ml" in row]
-        if margin is None or not rows:
+        if (rec.get("volume_range") or {}).get("per_disagreement") is None or not rows:
             continue
         folds.append(rec["fold"])
         for row in rows:
-            d = max(row["disagreement"], RANGE_DISAGREEMENT_FLOOR)
-            widen = 1.0 + margin * d  # the product's range: [low / widen, high * widen]
-            low, high = row["wt_range_ml"]
-            scores.append(range_margin_needed((low * widen, high / widen), row["true_wt_ml"]) / d)
+            sampled = unwidened(row["wt_range_ml"], range_margin(rec, row["disagreement"]))
+            scores.append(range_score(sampled, row["true_wt_ml"], row["disagreement"]))
     return scores, folds
 
 
